@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import sqlparse
@@ -39,11 +38,10 @@ class Migration:
 
 
 def migrations_dir() -> Path:
-    """migrations/ of a source checkout, else the copy installed inside the package."""
-    source = Path(__file__).resolve().parent.parent / "migrations"
-    if source.is_dir():
-        return source
-    return Path(str(resources.files("ctm.migrations")))
+    """The copy installed inside the package (ctm/migrations), else migrations/ of a source checkout."""
+    here = Path(__file__).resolve().parent
+    installed = here / "migrations"
+    return installed if installed.is_dir() else here.parent / "migrations"
 
 
 def load_migrations(directory: Path | None = None) -> list[Migration]:
