@@ -36,3 +36,16 @@ class NotFound(ServiceError):
 
 class InUse(ServiceError):
     """The row cannot be removed because other rows still refer to it."""
+
+
+def sqlstate(error: BaseException) -> str | None:
+    """The PostgreSQL SQLSTATE behind a SQLAlchemy/psycopg2 error (e.g. '23505'), else None."""
+    original = getattr(error, "orig", error)
+    return getattr(original, "pgcode", None)
+
+
+def constraint_name(error: BaseException) -> str | None:
+    """The name of the constraint or index a driver error reports, when PostgreSQL sends one."""
+    original = getattr(error, "orig", error)
+    diag = getattr(original, "diag", None)
+    return getattr(diag, "constraint_name", None)

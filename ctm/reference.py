@@ -1,0 +1,151 @@
+"""Reference data the mapping pages pick from: substations, customer search, and the acting
+user's role as the database sees it. Every call runs as the user, under row-level security."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from ctm.db import Identity, user_transaction
+from ctm.errors import InUse, NotFound, PermissionDenied, ServiceError, ValidationError, sqlstate
+
+NO_PROFILE = "Your account has no profile in this database, so it can see and change nothing; ask an admin to add one"
+
+
+@dataclass(frozen=True)
+class Substation:
+    id: UUID
+    name: str
+    code: str | None
+
+
+@dataclass(frozen=True)
+class CustomerChoice:
+    id: UUID
+    name: str
+    account_number: str
+    customer_type: str
+
+
+def acting_role(conn: Connection) -> str | None:
+    """The role of the user this transaction acts as, from the database (None: no profile)."""
+    return conn.scalar(sa.text("SELECT public.current_user_role()"))
+
+
+def require_role(conn: Connection, allowed: set[str], refusal: str) -> str:
+    """The acting role if it is in `allowed`; otherwise PermissionDenied with a message that
+    says why (no profile, viewer, or `refusal` for other roles)."""
+    role = acting_role(conn)
+    if role is None:
+        raise PermissionDenied(NO_PROFILE)
+    if role not in allowed:
+        if role == "viewer" and "operator" in allowed:
+            raise PermissionDenied("Viewers can look at mappings but not change them")
+        raise PermissionDenied(refusal)
+    return role
+
+
+def like_pattern(text: str) -> str:
+    """`%text%` with LIKE wildcards in the user's text taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def list_substations(engine: Engine, identity: Identity) -> list[Substation]:
+    """Every substation the user may see, sorted by name."""
+    with user_transaction(engine, identity) as conn:
+        rows = conn.execute(
+            sa.text("SELECT id, name, code FROM public.substations ORDER BY name, code, id")
+        )
+        return [Substation(r.id, r.name, r.code) for r in rows]
+
+
+def search_customers(
+    engine: Engine, identity: Identity, text: str, limit: int = 20
+) -> list[CustomerChoice]:
+    """Customers whose name or account number contains `text` (any case), for pickers: an exact
+    account number first, then names that start with the text, then the rest by name."""
+    text = (text or "").strip()
+    if limit < 1:
+        raise ValidationError("The number of customers to show must be at least 1")
+    with user_transaction(engine, identity) as conn:
+        if not text:
+            rows = conn.execute(
+                sa.text(
+                    "SELECT id, name, account_number, customer_type FROM public.customers"
+                    " ORDER BY name, account_number LIMIT :limit"
+                ),
+                {"limit": limit},
+            )
+        else:
+            rows = conn.execute(
+                sa.text(
+                    """
+                    SELECT id, name, account_number, customer_type
+                    FROM public.customers
+                    WHERE name ILIKE :pattern OR account_number ILIKE :pattern
+                    ORDER BY lower(account_number) = lower(:text) DESC,
+                             name ILIKE :prefix DESC, name, account_number
+                    LIMIT :limit
+                    """
+                ),
+                {
+                    "pattern": like_pattern(text),
+                    "prefix": like_pattern(text)[1:],
+                    "text": text,
+                    "limit": limit,
+                },
+            )
+        return [CustomerChoice(r.id, r.name, r.account_number, r.customer_type) for r in rows]
+
+
+def delete_substation(engine: Engine, identity: Identity, substation_id: UUID) -> None:
+    """Delete a substation (admins only). InUse while mappings or events still refer to it."""
+    with user_transaction(engine, identity) as conn:
+        require_role(conn, {"admin"}, "Only admins can delete substations")
+        row = conn.execute(
+            sa.text(
+                """
+                SELECT s.name,
+                       (SELECT count(*) FROM public.customer_transformer_matching AS m
+                        WHERE m.substation_id = s.id) AS mappings,
+                       (SELECT count(*) FROM public.pq_events AS e
+                        WHERE e.substation_id = s.id) AS events
+                FROM public.substations AS s WHERE s.id = :id
+                """
+            ),
+            {"id": substation_id},
+        ).one_or_none()
+        if row is None:
+            raise NotFound("That substation no longer exists; reload the list")
+        if row.mappings:
+            noun = "mapping" if row.mappings == 1 else "mappings"
+            raise InUse(
+                f"Substation {row.name} still has {row.mappings} {noun} (active or inactive);"
+                " delete or move them first"
+            )
+        if row.events:
+            noun = "PQ event" if row.events == 1 else "PQ events"
+            raise InUse(
+                f"Substation {row.name} still has {row.events} {noun}; it cannot be deleted"
+            )
+        try:
+            with conn.begin_nested():
+                deleted = conn.execute(
+                    sa.text("DELETE FROM public.substations WHERE id = :id"), {"id": substation_id}
+                ).rowcount
+        except sa.exc.DBAPIError as exc:
+            code = sqlstate(exc)
+            if code == "23503":
+                raise InUse(
+                    f"Substation {row.name} is still referred to by other records; it cannot be"
+                    " deleted"
+                ) from None
+            if code == "42501":
+                raise PermissionDenied("Only admins can delete substations") from None
+            raise ServiceError(f"Substation {row.name} could not be deleted") from exc
+        if deleted == 0:
+            raise PermissionDenied("Only admins can delete substations")
