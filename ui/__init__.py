@@ -1,0 +1,1 @@
+"""Streamlit-only code shared by app.py and the page files (login gate, feedback, widgets)."""
