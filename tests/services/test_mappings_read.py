@@ -1,0 +1,144 @@
+"""Listing, export, circuits and statistics of mappings, as each role sees them."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from ctm import db
+from ctm import mappings as svc
+from ctm.mappings import MAPPING_COLUMNS, MappingFilter
+from tests.services.conftest import owner
+
+
+@pytest.fixture
+def listed(engine, world):
+    """Five mappings over two substations (one inactive), created by the admin and operator."""
+    a = svc.create_mapping(engine, world.admin, world.acme, world.north, "H2")
+    svc.create_mapping(engine, world.operator, world.bolt, world.north, "H10")
+    svc.create_mapping(engine, world.operator, world.acme, world.south, "H1")
+    old = svc.create_mapping(engine, world.admin, world.bolt, world.north, "H1")
+    svc.deactivate_mapping(engine, world.admin, old.id, old.version)
+    return a
+
+
+@pytest.mark.parametrize("who", ["admin", "operator", "viewer"])
+def test_every_role_with_a_profile_sees_active_mappings_with_names_joined(
+    engine, world, listed, who
+):
+    page = svc.list_mappings(engine, getattr(world, who), MappingFilter())
+    assert page.total == 4
+    assert list(page.rows.columns) == MAPPING_COLUMNS
+    assert list(zip(page.rows.substation_name, page.rows.circuit_id, page.rows.customer_name)) == [
+        ("North", "H10", "Bolt Foods"),
+        ("North", "H2", "Acme Steel"),
+        ("South", "H1", "Acme Steel"),
+        ("South", "H7", "Crane Works"),
+    ]
+    acme = page.rows[page.rows.customer_name == "Acme Steel"].iloc[0]
+    assert acme.account_number == "ACC-1001"
+    assert acme.customer_type == "industrial"
+    assert acme.updated_by_name == "Ada"
+    assert acme.version == 1 and bool(acme.active)
+    crane = page.rows[page.rows.customer_name == "Crane Works"].iloc[0]
+    assert pd.isna(crane.updated_by_name)  # loaded by another system without a user
+
+
+def test_a_user_without_profile_sees_no_mappings(engine, world, listed):
+    page = svc.list_mappings(engine, world.nobody, MappingFilter())
+    assert page.total == 0 and page.rows.empty
+    assert list(page.rows.columns) == MAPPING_COLUMNS
+
+
+def test_filters_combine_and_total_counts_all_pages(engine, world, listed):
+    def names(f, **kw):
+        page = svc.list_mappings(engine, world.viewer, f, **kw)
+        return page.total, [
+            (r.substation_name, r.circuit_id, r.customer_name) for r in page.rows.itertuples()
+        ]
+
+    assert names(MappingFilter(substation_id=world.north)) == (
+        2,
+        [("North", "H10", "Bolt Foods"), ("North", "H2", "Acme Steel")],
+    )
+    assert names(MappingFilter(substation_id=world.north, circuit_id="H2")) == (
+        1,
+        [("North", "H2", "Acme Steel")],
+    )
+    assert names(MappingFilter(customer_text="acme")) == (
+        2,
+        [("North", "H2", "Acme Steel"), ("South", "H1", "Acme Steel")],
+    )
+    assert names(MappingFilter(customer_text="1002")) == (1, [("North", "H10", "Bolt Foods")])
+    assert names(MappingFilter(customer_text="acme", substation_id=world.south)) == (
+        1,
+        [("South", "H1", "Acme Steel")],
+    )
+    total, rows = names(MappingFilter(include_inactive=True, substation_id=world.north))
+    assert total == 3 and ("North", "H1", "Bolt Foods") in rows
+    # A page of one row still reports every match.
+    assert names(MappingFilter(), limit=1, offset=1) == (4, [("North", "H2", "Acme Steel")])
+
+
+def test_customer_text_wildcards_are_taken_literally(engine, world, listed):
+    assert svc.list_mappings(engine, world.admin, MappingFilter(customer_text="%")).total == 0
+    assert svc.list_mappings(engine, world.admin, MappingFilter(customer_text="ACC_1")).total == 0
+
+
+def test_export_returns_every_matching_row_in_list_order(engine, world, listed):
+    frame = svc.export_mappings(engine, world.viewer, MappingFilter(include_inactive=True))
+    assert list(frame.columns) == MAPPING_COLUMNS
+    assert len(frame) == 5
+    assert list(frame.substation_name) == ["North"] * 3 + ["South"] * 2
+    assert svc.export_mappings(engine, world.nobody, MappingFilter()).empty
+
+
+def test_circuits_come_from_events_and_mappings_in_natural_order(engine, world):
+    assert svc.circuits_of_substation(engine, world.viewer, world.north) == ["H1", "H2", "H10"]
+    assert svc.circuits_of_substation(engine, world.viewer, world.south) == ["H1", "H7"]
+    assert svc.circuits_of_substation(engine, world.viewer, world.empty) == []
+    assert svc.circuits_of_substation(engine, world.nobody, world.north) == []
+
+
+def test_circuits_use_the_index_and_never_read_every_event(engine, world):
+    owner(
+        engine,
+        'INSERT INTO pq_events (substation_id, circuit_id, severity, "timestamp")'
+        " SELECT :n, 'H' || (g % 12 + 1), 'low', now() - make_interval(secs => g)"
+        " FROM generate_series(1, 30000) AS g",
+        n=world.north,
+    )
+    owner(engine, "ANALYZE pq_events")
+    with db.user_transaction(engine, world.viewer) as conn:
+        plan = "\n".join(
+            conn.scalars(
+                sa.text("EXPLAIN (ANALYZE, COSTS OFF) " + svc._CIRCUITS_SQL),
+                {"substation_id": world.north},
+            )
+        )
+    assert "Seq Scan on pq_events" not in plan
+    assert "Index Only Scan using pq_events_substation_circuit_idx" in plan or (
+        "Index Scan using pq_events_substation_circuit_idx" in plan
+    )
+    assert svc.circuits_of_substation(engine, world.viewer, world.north) == [
+        f"H{i}" for i in range(1, 13)
+    ]
+
+
+def test_statistics_count_active_mappings_customers_and_circuits(engine, world, listed):
+    for who in ("admin", "operator", "viewer"):
+        stats = svc.mapping_statistics(engine, getattr(world, who))
+        assert (stats.active_mappings, stats.mapped_customers, stats.circuits_covered) == (4, 3, 4)
+        by = stats.by_substation.set_index("substation_name")
+        assert list(by.index) == ["Empty", "North", "South"]
+        assert by.loc["North", "active_mappings"] == 2
+        assert by.loc["North", "mapped_customers"] == 2
+        assert by.loc["South", "circuits_covered"] == 2
+        assert by.loc["Empty", "active_mappings"] == 0
+
+
+def test_statistics_for_a_user_without_profile_are_empty(engine, world, listed):
+    stats = svc.mapping_statistics(engine, world.nobody)
+    assert (stats.active_mappings, stats.mapped_customers, stats.circuits_covered) == (0, 0, 0)
+    assert stats.by_substation.empty
