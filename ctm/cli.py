@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
 import sys
+from datetime import UTC, datetime, timedelta
 
 import click
+import sqlalchemy as sa
 
 from ctm import db
-from ctm.migrate import MigrationError, migrate
+from ctm.migrate import MigrationError, applied_migrations, load_migrations, migrate
+
+
+class CommandError(Exception):
+    """A command refused to run; the message says why and what to do."""
 
 
 class Context:
@@ -26,6 +33,23 @@ class Context:
     @property
     def engine(self):
         return db.get_engine(self.url)
+
+    def migrated_engine(self):
+        """The engine, once the schema is known to be complete; never migrates implicitly."""
+        engine = self.engine
+        done = applied_migrations(engine)
+        pending = [m.filename for m in load_migrations() if m.filename not in done]
+        if pending:
+            where = db.describe_url(self.url)
+            if not done:
+                raise CommandError(
+                    f"the database at {where} has no ctm schema yet: run `ctm migrate`"
+                )
+            raise CommandError(
+                f"the database at {where} lacks {len(pending)} migration(s) "
+                f"(first: {pending[0]}): run `ctm migrate`"
+            )
+        return engine
 
 
 pass_context = click.make_pass_decorator(Context)
@@ -56,8 +80,243 @@ def migrate_command(ctx: Context) -> None:
 @cli.command("db-url")
 @pass_context
 def db_url_command(ctx: Context) -> None:
-    """Print the connection URL (open it with psql)."""
-    click.echo(ctx.url)
+    """Print the connection URL (open it with psql).
+
+    For the embedded server this leaves it running after ctm exits, so psql can connect; the next
+    ctm command (or the app) to use it stops it again when it exits."""
+    url = ctx.url
+    if not ctx._explicit:
+        for server in db._embedded_servers.values():
+            server.cleanup_mode = None  # keep it up for psql
+    click.echo(url)
+
+
+# demo-data ---------------------------------------------------------------------------------------
+
+
+@cli.command("demo-data")
+@click.option("--seed", type=int, default=42, show_default=True, help="Same seed, same rows.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace the rows an earlier demo-data created; rows it did not create are kept.",
+)
+@click.option(
+    "--as-of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Day the year of events ends on (default: today, UTC); fixes the timestamps too.",
+)
+@pass_context
+def demo_data_command(ctx: Context, seed: int, force: bool, as_of: datetime | None) -> None:
+    """Fill the database with a realistic demo grid and the demo users admin/operator/viewer."""
+    from ctm.demo import DemoDataRefused, load_demo_data
+
+    engine = ctx.migrated_engine()
+    try:
+        summary = load_demo_data(
+            engine,
+            seed=seed,
+            force=force,
+            as_of=as_of.date() if as_of else None,
+            progress=lambda step: click.echo(f"  {step}", err=True),
+        )
+    except DemoDataRefused as exc:
+        raise CommandError(f"demo-data refused: {exc}") from None
+    if summary.replaced_rows:
+        click.echo(f"removed {summary.replaced_rows:,} rows of the earlier demo data")
+    click.echo(
+        f"demo data loaded in {summary.seconds:.1f} s (seed {seed}, events up to {summary.as_of}):\n"
+        f"  substations  {summary.substations:>7,}\n"
+        f"  circuits     {summary.circuits:>7,}\n"
+        f"  customers    {summary.customers:>7,}\n"
+        f"  mappings     {summary.mappings:>7,}  ({summary.inactive_mappings:,} inactive)\n"
+        f"  events       {summary.events:>7,}\n"
+        f"  impacts      {summary.impacts:>7,}"
+    )
+    from ctm.demo import DEMO_USERS
+
+    passwords = {u[0]: u[1] for u in DEMO_USERS}
+    for username in summary.users:
+        click.echo(f"  login {username} / {passwords[username]}")
+    for username in summary.skipped_users:
+        click.echo(f"  user {username} already existed and was left unchanged")
+
+
+# backfill ----------------------------------------------------------------------------------------
+
+
+def _batches(start: datetime, end: datetime, days: int) -> list[tuple[datetime, datetime]]:
+    edges = [start]
+    while edges[-1] + timedelta(days=days) <= end:
+        edges.append(edges[-1] + timedelta(days=days))
+    edges.append(end)
+    return [(a, b) for a, b in itertools.pairwise(edges) if a < b] or [(start, end)]
+
+
+@cli.command("backfill")
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Only events from this day on (00:00 UTC); default: every event.",
+)
+@click.option(
+    "--batch-days",
+    type=click.IntRange(min=1),
+    default=30,
+    show_default=True,
+    help="Days of events per transaction.",
+)
+@pass_context
+def backfill_command(ctx: Context, since: datetime | None, batch_days: int) -> None:
+    """Create the missing customer impacts of past events, set-based, one transaction per batch."""
+    engine = ctx.migrated_engine()
+    since_ts = since.replace(tzinfo=UTC) if since else None
+    with db.owner_transaction(engine) as conn:
+        first, last = conn.execute(
+            sa.text(
+                'SELECT min("timestamp"), max("timestamp") FROM public.pq_events'
+                " WHERE \"timestamp\" >= coalesce(CAST(:since AS timestamptz), '-infinity')"
+            ),
+            {"since": since_ts},
+        ).one()
+    totals = {"events": 0, "severe": 0, "moderate": 0, "minor": 0}
+    if first is None:
+        click.echo("no events to scan" + (f" since {since.date()}" if since else ""))
+    else:
+        start = since_ts or first.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        end = last + timedelta(microseconds=1)
+        batches = _batches(start, end, batch_days)
+        with click.progressbar(
+            batches, label="backfilling", file=sys.stderr, show_pos=True, show_eta=True
+        ) as bar:
+            for n, (lo, hi) in enumerate(bar):
+                # The open ends catch events that arrive while the backfill runs.
+                lo_arg = None if (n == 0 and since_ts is None) else lo
+                hi_arg = None if n == len(batches) - 1 else hi
+                with db.owner_transaction(engine) as conn:
+                    row = conn.execute(
+                        sa.text(
+                            "SELECT * FROM public.backfill_customer_impacts_between("
+                            "CAST(:lo AS timestamptz), CAST(:hi AS timestamptz))"
+                        ),
+                        {"lo": lo_arg, "hi": hi_arg},
+                    ).one()
+                totals["events"] += row.events_scanned
+                for level in ("severe", "moderate", "minor"):
+                    totals[level] += getattr(row, level)
+    created = totals["severe"] + totals["moderate"] + totals["minor"]
+    click.echo(f"events scanned:  {totals['events']:,}")
+    click.echo(
+        f"impacts created: {created:,} (severe {totals['severe']:,}, "
+        f"moderate {totals['moderate']:,}, minor {totals['minor']:,})"
+    )
+
+
+# users -------------------------------------------------------------------------------------------
+
+ROLE_CHOICE = click.Choice(["admin", "operator", "viewer"])
+
+
+@cli.group("users")
+def users_group() -> None:
+    """Login accounts: add, change role or password, list."""
+
+
+def _read_password(password_stdin: bool) -> str:
+    if password_stdin or not sys.stdin.isatty():
+        line = sys.stdin.readline()
+        if not line:
+            raise CommandError("no password on standard input")
+        return line.rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt="Repeat the password")
+
+
+def _user_call(fn, *args, **kwargs):
+    from ctm.users import UserError
+
+    try:
+        return fn(*args, **kwargs)
+    except UserError as exc:
+        raise CommandError(str(exc)) from None
+
+
+@users_group.command("add")
+@click.argument("username")
+@click.option("--role", type=ROLE_CHOICE, required=True)
+@click.option("--name", "full_name", default=None, help="Full name shown in the app.")
+@click.option("--email", default=None)
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from the first line of stdin."
+)
+@pass_context
+def users_add(ctx, username, role, full_name, email, password_stdin) -> None:
+    """Add a login (password asked twice, or read from stdin)."""
+    from ctm import users
+
+    engine = ctx.migrated_engine()
+    _user_call(users.check_username, username)
+    password = _read_password(password_stdin)
+    _user_call(users.add_user, engine, username, role, password, full_name, email)
+    click.echo(f"added user {username} ({role})")
+
+
+@users_group.command("set-role")
+@click.argument("username")
+@click.argument("role", type=ROLE_CHOICE)
+@pass_context
+def users_set_role(ctx, username, role) -> None:
+    """Give a user another role."""
+    from ctm import users
+
+    _user_call(users.set_role, ctx.migrated_engine(), username, role)
+    click.echo(f"{username} is now {role}")
+
+
+@users_group.command("set-password")
+@click.argument("username")
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from the first line of stdin."
+)
+@pass_context
+def users_set_password(ctx, username, password_stdin) -> None:
+    """Set a user's password (asked twice, or read from stdin)."""
+    from ctm import users
+
+    engine = ctx.migrated_engine()
+    if users.identity_for(engine, username) is None:
+        raise CommandError(f"there is no user {username!r} (see `ctm users list`)")
+    password = _read_password(password_stdin)
+    _user_call(users.set_password, engine, username, password)
+    click.echo(f"password of {username} changed")
+
+
+@users_group.command("list")
+@pass_context
+def users_list(ctx) -> None:
+    """List the logins."""
+    from ctm import users
+
+    records = users.list_users(ctx.migrated_engine())
+    if not records:
+        click.echo("no users yet: add one with `ctm users add USERNAME --role admin`")
+        return
+    header = ("USERNAME", "ROLE", "NAME", "EMAIL", "CREATED", "DEMO")
+    rows = [
+        (
+            r.username,
+            r.role,
+            r.full_name,
+            r.email,
+            r.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
+            "yes" if r.is_demo else "",
+        )
+        for r in records
+    ]
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
+    for row in (header, *rows):
+        click.echo("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,10 +335,6 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         db.dispose_engines()
     return 0
-
-
-class CommandError(Exception):
-    """A command refused to run; the message says why and what to do."""
 
 
 if __name__ == "__main__":

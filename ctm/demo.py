@@ -472,6 +472,13 @@ def _copy_value(value: object) -> str:
     return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
 
 
+# Rows an earlier demo-data created are about to be deleted, so they cannot clash.
+_NOT_DEMO = (
+    "NOT EXISTS (SELECT 1 FROM ctm_private.demo_rows AS d"
+    " WHERE d.table_name = 'substations' AND d.id = s.id)"
+)
+
+
 def _check_replaceable(conn: Connection, grid: _Grid) -> None:
     """Refuse --force when rows demo-data did not create depend on demo rows or clash with them."""
     problems = []
@@ -501,19 +508,22 @@ def _check_replaceable(conn: Connection, grid: _Grid) -> None:
             problems.append(f"{n:,} {what}")
     clash_codes = conn.scalars(
         sa.text(
-            "SELECT code FROM public.substations WHERE code = ANY(:codes) AND id <> ALL(:ids)"
-            " ORDER BY code LIMIT 5"
+            "SELECT code FROM public.substations AS s WHERE code = ANY(:codes) AND "
+            + _NOT_DEMO
+            + " ORDER BY code LIMIT 5"
         ),
-        {"codes": [s[2] for s in grid.substations], "ids": [s[0] for s in grid.substations]},
+        {"codes": [s[2] for s in grid.substations]},
     ).all()
     if clash_codes:
         problems.append(f"substation codes {', '.join(clash_codes)} are taken by other substations")
     clash_accounts = conn.scalars(
         sa.text(
-            "SELECT account_number FROM public.customers"
-            " WHERE account_number = ANY(:a) AND id <> ALL(:ids) ORDER BY 1 LIMIT 5"
+            "SELECT account_number FROM public.customers AS s"
+            " WHERE account_number = ANY(:a) AND "
+            + _NOT_DEMO.replace("substations", "customers")
+            + " ORDER BY 1 LIMIT 5"
         ),
-        {"a": [c[1] for c in grid.customers], "ids": [c[0] for c in grid.customers]},
+        {"a": [c[1] for c in grid.customers]},
     ).all()
     if clash_accounts:
         problems.append(f"account numbers {', '.join(clash_accounts)} are taken by other customers")
