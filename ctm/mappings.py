@@ -251,9 +251,18 @@ def mapping_statistics(engine: Engine, identity: Identity) -> MappingStats:
 
 
 def _load(conn: Connection, mapping_id: UUID, *, lock: bool = False) -> sa.Row | None:
-    sql = _SELECT_MAPPINGS + " WHERE m.id = :id"
     if lock:
-        sql += " FOR UPDATE OF m"
+        # Lock first, read after: a statement that waited for another writer's lock re-checks
+        # only the locked row, so its joined names (the editor) would still be the old ones.
+        locked = conn.scalar(
+            sa.text(
+                "SELECT id FROM public.customer_transformer_matching WHERE id = :id FOR UPDATE"
+            ),
+            {"id": mapping_id},
+        )
+        if locked is None:
+            return None
+    sql = _SELECT_MAPPINGS + " WHERE m.id = :id"
     return conn.execute(sa.text(sql), {"id": mapping_id}).one_or_none()
 
 
