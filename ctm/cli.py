@@ -17,6 +17,22 @@ class CommandError(Exception):
     """A command refused to run; the message says why and what to do."""
 
 
+def check_url(url: str) -> str:
+    """The URL itself if it names a PostgreSQL database; a one-line refusal otherwise."""
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    try:
+        if scheme not in ("postgresql", "postgres", "postgresql+psycopg2"):
+            raise ValueError
+        sa.engine.make_url(db._sqlalchemy_url(url))
+    except (ValueError, sa.exc.ArgumentError):
+        shown = scheme + "://..." if scheme else repr(url[:20])
+        raise CommandError(
+            f"the database URL {shown} is not a PostgreSQL URL: "
+            "expected postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+        ) from None
+    return url
+
+
 class Context:
     """The database the command works on, resolved lazily so `--help` never starts a server."""
 
@@ -27,7 +43,7 @@ class Context:
     @property
     def url(self) -> str:
         if self._url is None:
-            self._url = db.database_url(self._explicit)
+            self._url = check_url(db.database_url(self._explicit))
         return self._url
 
     @property
@@ -331,6 +347,11 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except (db.DatabaseUnavailable, MigrationError, CommandError) as exc:
         click.echo(f"ctm: {exc}", err=True)
+        return 2
+    except sa.exc.DBAPIError as exc:
+        # E.g. the server went away mid-command: one line, not a driver traceback.
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc).splitlines()[0]
+        click.echo(f"ctm: database error: {reason}", err=True)
         return 2
     finally:
         db.dispose_engines()
