@@ -1,8 +1,198 @@
-"""Customer Transformer Matching page (placeholder; the grid lands shortly)."""
+"""Data Maintenance → Customer Transformer Matching: which critical customer hangs off which
+substation circuit. Filters in the sidebar (and the URL), one page of rows at a time; admins and
+operators edit circuit and Active inline and Save, add, deactivate (and admins delete)."""
+
+from dataclasses import replace
+from datetime import date
 
 import streamlit as st
 
+from ctm.excel import dataframe_to_xlsx
+from ctm.mappings import export_mappings, mapping_statistics
+from ui import mapping_dialogs as dialogs
+from ui import mapping_grid as grid_ui
+from ui.feedback import service_errors
+from ui.mapping_filters import PAGE_SIZE, page_number_input, sidebar_filters
 from ui.session import require_user
 
 engine, identity = require_user()
+can_edit = identity.role in ("admin", "operator")
+EXPORT_TITLES = {
+    "customer_name": "Customer",
+    "account_number": "Account number",
+    "customer_type": "Customer type",
+    "substation_name": "Substation",
+    "circuit_id": "Circuit",
+    "active": "Active",
+    "updated_by_name": "Updated by",
+    "updated_at": "Updated at",
+    "created_at": "Created at",
+}
+
 st.title("Customer Transformer Matching")
+st.caption(
+    "Every customer listed here is a critical customer: when a PQ event hits a substation "
+    "circuit, the active mappings on it decide which customers the event is shown against."
+)
+dialogs.show_pending_toast()
+
+with service_errors():
+    filters, circuits = sidebar_filters(engine, identity)
+    stats = mapping_statistics(engine, identity)
+
+tiles = st.columns(4)
+tiles[0].metric("Active mappings", f"{stats.active_mappings:,}")
+tiles[1].metric("Mapped customers", f"{stats.mapped_customers:,}")
+tiles[2].metric("Circuits covered", f"{stats.circuits_covered:,}")
+tiles[3].metric(
+    "Substations with mappings",
+    f"{int((stats.by_substation['active_mappings'] > 0).sum()):,} of {len(stats.by_substation):,}",
+)
+
+
+def build_export() -> bytes:
+    frame = export_mappings(engine, identity, filters)
+    return dataframe_to_xlsx(frame, "Mappings", column_titles=EXPORT_TITLES)
+
+
+toolbar = st.columns([1.2, 1.2, 1.4, 4], vertical_alignment="center")
+if can_edit:
+    toolbar[0].button(
+        "Add mapping",
+        icon=":material/add:",
+        key="open_add",
+        on_click=dialogs.open_dialog,
+        args=(dialogs.RowAction("add"),),
+    )
+    toolbar[1].button(
+        "Bulk import",
+        icon=":material/upload_file:",
+        key="bulk_import",
+        disabled=True,
+        help="Bulk import from CSV/Excel arrives in a later release",
+    )
+toolbar[2].download_button(
+    "Export to Excel",
+    data=build_export,
+    file_name=f"ctm_mappings_{date.today().isoformat()}.xlsx",
+    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    icon=":material/download:",
+    on_click="ignore",
+    key="export",
+    help="All rows of the current filters, not only this page",
+)
+
+pager = st.columns([1, 5], vertical_alignment="center")
+with pager[0]:
+    requested_page = page_number_input()
+with service_errors():
+    grid = grid_ui.load_page(engine, identity, filters, requested_page)
+pages = max(1, (grid.total - 1) // PAGE_SIZE + 1)
+first = (grid.page - 1) * PAGE_SIZE + 1 if grid.total else 0
+last = min(grid.page * PAGE_SIZE, grid.total)
+pager[1].caption(f"Page {grid.page} of {pages:,} · rows {first:,}–{last:,} of {grid.total:,}")
+
+grid_ui.show_outcomes()
+if grid.total == 0:
+    st.info("No mappings match these filters.")
+elif not can_edit:
+    st.caption("Read-only: viewers can look at mappings but not change them.")
+    grid_ui.show_read_only(grid)
+else:
+    editable_circuits = circuits if filters.substation_id else None
+    if editable_circuits is None:
+        st.caption(
+            "To change circuits, choose a substation in the sidebar: circuit names repeat "
+            "across substations. Active can be changed here."
+        )
+    grid_ui.show_editor(grid, editable_circuits)
+    actions = st.columns([1.3, 1, 3.2], vertical_alignment="bottom")
+    if actions[0].button("Save changes", type="primary", icon=":material/save:", key="save"):
+        with service_errors():
+            outcomes = grid_ui.save_edits(engine, identity, grid)
+        if outcomes is None:
+            st.info("Nothing to save: change a circuit or an Active box in the grid first.")
+        else:
+            st.session_state[grid_ui.OUTCOMES] = outcomes
+            grid_ui.next_generation()
+            saved = sum(1 for o in outcomes if o["Result"] == "Saved")
+            if saved:
+                st.session_state[dialogs.TOAST] = f"Saved {saved} change(s)"
+            st.rerun()
+    actions[1].button(
+        "Discard edits",
+        key="reload",
+        on_click=grid_ui.next_generation,
+        help="Drop unsaved edits and reload the rows from the database",
+    )
+
+    st.divider()
+    st.markdown("**Deactivate or delete a mapping**")
+    rows = grid.view
+    labels = dict(
+        zip(
+            rows["id"],
+            rows["customer"]
+            + " — "
+            + rows["substation_name"]
+            + " / "
+            + rows["circuit_id"]
+            + rows["active"].map({True: "", False: " (inactive)"}),
+            strict=True,
+        )
+    )
+    row_cols = st.columns([4, 1.2, 1.6], vertical_alignment="bottom")
+    target = row_cols[0].selectbox(
+        "Mapping on this page",
+        list(labels),
+        index=None,
+        format_func=labels.get,
+        key=f"target-{grid.key}",
+        placeholder="Choose a mapping",
+    )
+    chosen = rows.loc[rows["id"] == target].iloc[0] if target else None
+    action = None
+    if chosen is not None:
+        action = dialogs.RowAction(
+            "deactivate",
+            mapping_id=chosen["id"],
+            version=int(chosen["version"]),
+            customer=chosen["customer"],
+            account_number=chosen["account_number"],
+            place=f"{chosen['substation_name']} / {chosen['circuit_id']}",
+        )
+    row_cols[1].button(
+        "Deactivate…",
+        key="open_deactivate",
+        disabled=chosen is None or not bool(chosen["active"]),
+        on_click=dialogs.open_dialog,
+        args=(action,),
+    )
+    if identity.role == "admin":
+        row_cols[2].button(
+            "Delete permanently…",
+            key="open_delete",
+            icon=":material/delete_forever:",
+            disabled=chosen is None,
+            on_click=dialogs.open_dialog,
+            args=(replace(action, kind="delete") if action else None,),
+        )
+
+if can_edit:
+    with service_errors():
+        dialogs.show_open_dialog(engine, identity, filters.substation_id)
+
+with st.expander("Mappings by substation"):
+    by_substation = stats.by_substation.rename(
+        columns={
+            "substation_name": "Substation",
+            "active_mappings": "Active mappings",
+            "mapped_customers": "Mapped customers",
+            "circuits_covered": "Circuits covered",
+        }
+    )
+    st.dataframe(
+        by_substation.drop(columns=["substation_id"], errors="ignore"),
+        hide_index=True,
+        width="stretch",
+    )

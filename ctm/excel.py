@@ -1,0 +1,190 @@
+"""DataFrames as .xlsx downloads: bold frozen header, autofilter over the data, widths from the
+content, real Excel dates and numbers. Written in openpyxl's streaming mode so 100,000 rows fit
+in seconds and modest memory."""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from datetime import date, datetime
+from decimal import Decimal
+
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+MAX_WIDTH = 50
+MIN_WIDTH = 6
+WIDTH_SAMPLE_ROWS = 5000
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
+DATE_FORMAT = "yyyy-mm-dd"
+HEADER_FONT = Font(bold=True)
+HEADER_FILL = PatternFill("solid", fgColor="DCE6F1")
+SHEET_PATH = "xl/worksheets/sheet1.xml"
+EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+_ILLEGAL_CHARS = {c: " " for c in range(32) if c not in (9, 10, 13)}
+
+
+def _local_naive(series: pd.Series) -> pd.Series:
+    """Timezone-aware datetimes in the server's local time without tz (Excel has no zones)."""
+    if getattr(series.dt, "tz", None) is not None:
+        local = datetime.now().astimezone().tzinfo
+        return series.dt.tz_convert(local).dt.tz_localize(None)
+    return series
+
+
+def _kind(series: pd.Series) -> str:
+    if pd.api.types.is_bool_dtype(series):
+        return "bool"
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return "datetime"
+    if pd.api.types.is_integer_dtype(series):
+        return "int"
+    if pd.api.types.is_float_dtype(series):
+        return "float"
+    sample = series.dropna().head(50)
+    if len(sample):
+        if all(isinstance(v, datetime) for v in sample):
+            return "datetime"
+        if all(isinstance(v, date) for v in sample):
+            return "date"
+        if all(isinstance(v, Decimal | float) for v in sample):
+            return "float"
+    return "text"
+
+
+def _width(title: str, series: pd.Series, kind: str) -> float:
+    if kind == "datetime":
+        content = 16
+    elif kind == "date":
+        content = 10
+    else:
+        sample = series.head(WIDTH_SAMPLE_ROWS).dropna()
+        content = int(sample.astype(str).str.len().max()) if len(sample) else 0
+    return float(min(MAX_WIDTH, max(MIN_WIDTH, len(title) + 2, content + 2)))
+
+
+def dataframe_to_xlsx(
+    frame: pd.DataFrame, sheet_title: str, *, column_titles: dict[str, str] | None = None
+) -> bytes:
+    """The frame as an .xlsx workbook with one sheet. `column_titles` renames (and, when given,
+    selects and orders) the columns: {frame column: header text}."""
+    if column_titles:
+        frame = frame[[c for c in column_titles if c in frame.columns]]
+        titles = [column_titles[c] for c in frame.columns]
+    else:
+        titles = [str(c) for c in frame.columns]
+    frame = frame.copy()
+    kinds: list[str] = []
+    for column in frame.columns:
+        kind = _kind(frame[column])
+        if kind == "datetime" and pd.api.types.is_datetime64_any_dtype(frame[column]):
+            frame[column] = _local_naive(frame[column])
+        kinds.append(kind)
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title=(sheet_title or "Sheet1")[:31])
+    for index, (title, column, kind) in enumerate(
+        zip(titles, frame.columns, kinds, strict=True), start=1
+    ):
+        sheet.column_dimensions[get_column_letter(index)].width = _width(title, frame[column], kind)
+    sheet.freeze_panes = "A2"
+    last_column = get_column_letter(max(1, len(titles)))
+    sheet.auto_filter.ref = f"A1:{last_column}{len(frame) + 1}"
+
+    header = []
+    for title in titles:
+        cell = WriteOnlyCell(sheet, value=title)
+        cell.font = HEADER_FONT
+        cell.fill = HEADER_FILL
+        cell.alignment = Alignment(vertical="center")
+        header.append(cell)
+    sheet.append(header)
+
+    formats = {"datetime": DATETIME_FORMAT, "date": DATE_FORMAT, "float": "#,##0.00"}
+    if len(frame):
+        # One probe row through openpyxl registers each column's number format in styles.xml;
+        # the data rows are then written as XML directly (openpyxl's per-cell path is ~10x slower).
+        probe = []
+        for kind in kinds:
+            cell = WriteOnlyCell(sheet, value=0)
+            if kind in formats:
+                cell.number_format = formats[kind]
+            probe.append(cell)
+        sheet.append(probe)
+
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    if not len(frame):
+        return buffer.getvalue()
+    return _with_rows(buffer.getvalue(), frame, kinds)
+
+
+def _excel_serial(series: pd.Series) -> pd.Series:
+    values = pd.to_datetime(series, errors="coerce")
+    if getattr(values.dt, "tz", None) is not None:
+        values = _local_naive(values)
+    return (values - EXCEL_EPOCH) / pd.Timedelta(days=1)
+
+
+def _column_xml(
+    series: pd.Series, kind: str, letter: str, rows: pd.Series, style: str
+) -> pd.Series:
+    """The <c> elements of one column as strings (empty string for an empty cell)."""
+    ref = '<c r="' + letter + rows + '"' + style
+    if kind in ("datetime", "date"):
+        numbers = _excel_serial(series)
+        text = ref + ' t="n"><v>' + numbers.map(repr) + "</v></c>"
+        return text.where(numbers.notna(), "")
+    if kind == "bool":
+        flags = series.map(lambda v: None if pd.isna(v) else ("1" if v else "0"))
+        text = ref + ' t="b"><v>' + flags.fillna("") + "</v></c>"
+        return text.where(flags.notna(), "")
+    if kind in ("int", "float"):
+        numbers = pd.to_numeric(series, errors="coerce")
+        shown = numbers.map(lambda v: str(int(v)) if float(v).is_integer() else repr(float(v)))
+        text = ref + ' t="n"><v>' + shown + "</v></c>"
+        return text.where(numbers.notna(), "")
+    present = series.notna()
+    strings = series.map(lambda v: v if isinstance(v, str) else str(v), na_action="ignore")
+    strings = strings.fillna("").map(_escape)
+    text = ref + ' t="inlineStr"><is><t xml:space="preserve">' + strings + "</t></is></c>"
+    return text.where(present, "")
+
+
+def _escape(text: str) -> str:
+    return (
+        text.translate(_ILLEGAL_CHARS)
+        .replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+    )
+
+
+def _with_rows(workbook_bytes: bytes, frame: pd.DataFrame, kinds: list[str]) -> bytes:
+    """Replace the probe row of the saved workbook with every row of the frame."""
+    with zipfile.ZipFile(io.BytesIO(workbook_bytes)) as source:
+        sheet_xml = source.read(SHEET_PATH).decode("utf-8")
+        start = sheet_xml.index('<row r="2"')
+        end = sheet_xml.index("</sheetData>")
+        probe = sheet_xml[start:end]
+        styles = dict(re.findall(r'<c r="([A-Z]+)2"(?: s="(\d+)")?', probe))
+        rows = pd.Series(range(2, len(frame) + 2), index=frame.index).astype(str)
+        body = '<row r="' + rows + '">'
+        for index, (column, kind) in enumerate(zip(frame.columns, kinds, strict=True), start=1):
+            letter = get_column_letter(index)
+            style = f' s="{styles[letter]}"' if styles.get(letter) else ""
+            body = body + _column_xml(frame[column], kind, letter, rows, style)
+        body = body + "</row>"
+        new_sheet = sheet_xml[:start] + "".join(body.tolist()) + sheet_xml[end:]
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as target:
+            for item in source.infolist():
+                data = (
+                    new_sheet.encode("utf-8") if item.filename == SHEET_PATH else source.read(item)
+                )
+                target.writestr(item, data, compress_type=zipfile.ZIP_DEFLATED)
+    return out.getvalue()

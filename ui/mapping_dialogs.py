@@ -1,0 +1,180 @@
+"""The mapping page's dialogs: add a mapping, deactivate one, delete one permanently (admins).
+
+Each dialog opens from a session-state flag (set by a button's callback) and closes by clearing
+it, so it also works in AppTest; errors are shown inside the dialog.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+import streamlit as st
+from sqlalchemy.engine import Engine
+
+from ctm.db import Identity
+from ctm.errors import ServiceError
+from ctm.mappings import (
+    circuits_of_substation,
+    create_mapping,
+    deactivate_mapping,
+    delete_mapping,
+)
+from ctm.reference import list_substations, search_customers
+from ui.mapping_grid import next_generation
+
+DIALOG = "ctm_dialog"
+TOAST = "ctm_toast"
+
+
+@dataclass(frozen=True)
+class RowAction:
+    """The dialog to open and the row it is about."""
+
+    kind: str  # "add", "deactivate" or "delete"
+    mapping_id: str = ""
+    version: int = 0
+    customer: str = ""
+    account_number: str = ""
+    place: str = ""
+
+
+def open_dialog(action: RowAction) -> None:
+    st.session_state[DIALOG] = action
+
+
+def close_dialog() -> None:
+    st.session_state.pop(DIALOG, None)
+
+
+def _done(message: str) -> None:
+    """Close the dialog, reload the grid and say what happened (toast survives the rerun)."""
+    close_dialog()
+    next_generation()
+    st.session_state[TOAST] = message
+    st.rerun()
+
+
+def show_pending_toast() -> None:
+    message = st.session_state.pop(TOAST, None)
+    if message:
+        st.toast(message, icon=":material/check_circle:")
+
+
+@st.dialog("Add mapping", width="medium", on_dismiss=close_dialog)
+def add_dialog(engine: Engine, identity: Identity, default_substation: UUID | None) -> None:
+    text = st.text_input(
+        "Find customer", key="add_customer_text", placeholder="Name or account number"
+    )
+    choices = search_customers(engine, identity, text, limit=20) if len(text.strip()) >= 2 else []
+    by_id = {c.id: c for c in choices}
+    customer_id = st.selectbox(
+        "Customer",
+        list(by_id),
+        index=None,
+        format_func=lambda v: (
+            f"{by_id[v].name} ({by_id[v].account_number}) · {by_id[v].customer_type}"
+        ),
+        key="add_customer",
+        placeholder="Type two or more characters above" if not choices else "Choose a customer",
+    )
+    substations = {s.id: s.name for s in list_substations(engine, identity)}
+    ids = list(substations)
+    substation_id = st.selectbox(
+        "Substation",
+        ids,
+        index=ids.index(default_substation) if default_substation in substations else None,
+        format_func=lambda v: substations[v],
+        key="add_substation",
+        placeholder="Choose a substation",
+    )
+    circuits = circuits_of_substation(engine, identity, substation_id) if substation_id else []
+    circuit = st.selectbox(
+        "Circuit",
+        circuits,
+        index=None,
+        key="add_circuit",
+        placeholder="Choose a circuit" if circuits else "Choose a substation with known circuits",
+        disabled=not circuits,
+    )
+    left, right = st.columns(2)
+    if left.button(
+        "Add mapping",
+        type="primary",
+        key="add_confirm",
+        disabled=not (customer_id and substation_id and circuit),
+        width="stretch",
+    ):
+        try:
+            mapping = create_mapping(engine, identity, customer_id, substation_id, circuit)
+        except ServiceError as exc:
+            st.error(str(exc))
+        else:
+            _done(
+                f"Mapped {mapping.customer_name} ({mapping.account_number}) to "
+                f"{mapping.substation_name} / {mapping.circuit_id}"
+            )
+    if right.button("Cancel", key="add_cancel", width="stretch"):
+        close_dialog()
+        st.rerun()
+
+
+@st.dialog("Deactivate mapping", on_dismiss=close_dialog)
+def deactivate_dialog(engine: Engine, identity: Identity, action: RowAction) -> None:
+    st.markdown(
+        f"Deactivate the mapping of **{action.customer}** to **{action.place}**?\n\n"
+        "It stays in the list (Show inactive) but no longer puts this customer on new events."
+    )
+    left, right = st.columns(2)
+    if left.button("Deactivate", type="primary", key="deactivate_confirm", width="stretch"):
+        try:
+            deactivate_mapping(engine, identity, UUID(action.mapping_id), action.version)
+        except ServiceError as exc:
+            st.error(str(exc))
+        else:
+            _done(f"Deactivated {action.customer} on {action.place}")
+    if right.button("Cancel", key="deactivate_cancel", width="stretch"):
+        close_dialog()
+        st.rerun()
+
+
+@st.dialog("Delete mapping permanently", on_dismiss=close_dialog)
+def delete_dialog(engine: Engine, identity: Identity, action: RowAction) -> None:
+    st.markdown(
+        f"Permanently delete the mapping of **{action.customer}** to **{action.place}**? "
+        "This cannot be undone; deactivating keeps the history.\n\n"
+        f"Type the account number **{action.account_number}** to confirm."
+    )
+    typed = st.text_input("Account number", key="delete_account")
+    left, right = st.columns(2)
+    if left.button(
+        "Delete permanently",
+        type="primary",
+        key="delete_confirm",
+        disabled=typed.strip() != action.account_number,
+        width="stretch",
+    ):
+        try:
+            delete_mapping(engine, identity, UUID(action.mapping_id), action.version)
+        except ServiceError as exc:
+            st.error(str(exc))
+        else:
+            _done(f"Deleted the mapping of {action.customer} on {action.place}")
+    if right.button("Cancel", key="delete_cancel", width="stretch"):
+        close_dialog()
+        st.rerun()
+
+
+def show_open_dialog(engine: Engine, identity: Identity, default_substation: UUID | None) -> None:
+    """Open the dialog the session flag asks for (at most one per run)."""
+    action = st.session_state.get(DIALOG)
+    if not isinstance(action, RowAction):
+        return
+    if action.kind == "add":
+        add_dialog(engine, identity, default_substation)
+    elif action.kind == "deactivate":
+        deactivate_dialog(engine, identity, action)
+    elif action.kind == "delete" and identity.role == "admin":
+        delete_dialog(engine, identity, action)
+    else:
+        close_dialog()

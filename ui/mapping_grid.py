@@ -1,0 +1,191 @@
+"""The mapping grid: one page of rows from the database, editable (circuit, active) for admins
+and operators, read-only for viewers, and Save turning edits into service calls row by row.
+
+The frame shown under one editor key is kept in the session and reused until the key changes
+(filters, page, a save, Reload), so an edit position always refers to the row the user saw.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import pandas as pd
+import streamlit as st
+from sqlalchemy.engine import Engine
+
+from ctm.db import Identity
+from ctm.errors import ServiceError
+from ctm.grid_commands import UpdateCommand, edits_to_commands
+from ctm.mappings import MappingFilter, list_mappings, update_mapping
+from ui.mapping_filters import PAGE_SIZE, filter_token
+
+GRID_STATE = "ctm_grid"
+SAVE_COUNTER = "ctm_grid_generation"
+OUTCOMES = "ctm_save_outcomes"
+SHOWN_COLUMNS = (
+    "customer",
+    "customer_type",
+    "substation_name",
+    "circuit_id",
+    "active",
+    "updated_by_name",
+    "updated_at",
+)
+
+
+@dataclass
+class GridPage:
+    """The rows under one editor key, as handed to the editor, and the total they belong to."""
+
+    key: str
+    view: pd.DataFrame
+    total: int
+    page: int
+
+
+def generation() -> int:
+    return int(st.session_state.get(SAVE_COUNTER, 0))
+
+
+def next_generation() -> None:
+    """Give the editor a new key: pending edits are dropped and the rows reload."""
+    st.session_state[SAVE_COUNTER] = generation() + 1
+    st.session_state.pop(GRID_STATE, None)
+
+
+def editor_key(filters: MappingFilter, page: int) -> str:
+    digest = hashlib.sha1(filter_token(filters).encode()).hexdigest()[:10]
+    return f"grid-{digest}-p{page}-g{generation()}"
+
+
+def to_view(rows: pd.DataFrame) -> pd.DataFrame:
+    """The service's rows in the shape the grid shows (id and version kept, not shown)."""
+    view = pd.DataFrame(
+        {
+            "id": rows["id"].astype(str),
+            "version": rows["version"].astype("int64"),
+            "customer": rows["customer_name"] + " (" + rows["account_number"] + ")",
+            "customer_name": rows["customer_name"],
+            "account_number": rows["account_number"],
+            "customer_type": rows["customer_type"],
+            "substation_name": rows["substation_name"],
+            "circuit_id": rows["circuit_id"],
+            "active": rows["active"].astype(bool),
+            "updated_by_name": rows["updated_by_name"].fillna("—"),
+            "updated_at": pd.to_datetime(rows["updated_at"], utc=True),
+        }
+    )
+    return view.reset_index(drop=True)
+
+
+def load_page(engine: Engine, identity: Identity, filters: MappingFilter, page: int) -> GridPage:
+    """The rows for this filter and page, from the session when the key is unchanged."""
+    key = editor_key(filters, page)
+    cached = st.session_state.get(GRID_STATE)
+    if isinstance(cached, GridPage) and cached.key == key:
+        return cached
+    with st.spinner("Loading mappings…"):
+        result = list_mappings(
+            engine, identity, filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+        )
+    if result.total and (page - 1) * PAGE_SIZE >= result.total:
+        # The page asked for (e.g. from an old link) is past the end: show the last one.
+        last = (result.total - 1) // PAGE_SIZE + 1
+        return load_page(engine, identity, filters, last)
+    grid = GridPage(key=key, view=to_view(result.rows), total=result.total, page=page)
+    st.session_state[GRID_STATE] = grid
+    return grid
+
+
+def column_config(circuits: list[str] | None) -> dict:
+    """Column titles and kinds; the circuit is a dropdown of the filtered substation's circuits."""
+    config = {
+        "customer": st.column_config.TextColumn("Customer", width="large"),
+        "customer_type": st.column_config.TextColumn("Type", width="small"),
+        "substation_name": st.column_config.TextColumn("Substation"),
+        "circuit_id": st.column_config.TextColumn("Circuit", width="small"),
+        "active": st.column_config.CheckboxColumn("Active", width="small"),
+        "updated_by_name": st.column_config.TextColumn("Updated by"),
+        "updated_at": st.column_config.DatetimeColumn("Updated at", format="YYYY-MM-DD HH:mm"),
+    }
+    if circuits is not None:
+        config["circuit_id"] = st.column_config.SelectboxColumn(
+            "Circuit", options=circuits, required=True, width="small"
+        )
+    return config
+
+
+def show_read_only(grid: GridPage) -> None:
+    st.dataframe(
+        grid.view,
+        column_order=SHOWN_COLUMNS,
+        column_config=column_config(None),
+        hide_index=True,
+        width="stretch",
+    )
+
+
+def show_editor(grid: GridPage, circuits: list[str] | None) -> None:
+    """The editable grid; edits stay in the browser until Save (on_change="ignore")."""
+    disabled = ["customer", "customer_type", "substation_name", "updated_by_name", "updated_at"]
+    if circuits is None:
+        disabled.append("circuit_id")
+    st.data_editor(
+        grid.view,
+        key=grid.key,
+        column_order=SHOWN_COLUMNS,
+        column_config=column_config(circuits),
+        disabled=disabled,
+        hide_index=True,
+        num_rows="fixed",
+        on_change="ignore",
+        width="stretch",
+    )
+
+
+def _describe(command: UpdateCommand) -> str:
+    changes = []
+    if command.circuit_id is not None:
+        changes.append(f"circuit → {command.circuit_id or '(empty)'}")
+    if command.active is not None:
+        changes.append("activated" if command.active else "deactivated")
+    return ", ".join(changes)
+
+
+def save_edits(engine: Engine, identity: Identity, grid: GridPage) -> list[dict] | None:
+    """Send every edited row through update_mapping; one outcome per row (None: nothing edited)."""
+    commands = edits_to_commands(grid.view, st.session_state.get(grid.key))
+    if not commands:
+        return None
+    outcomes = []
+    with st.spinner(f"Saving {len(commands)} change(s)…"):
+        for command in commands:
+            try:
+                update_mapping(
+                    engine,
+                    identity,
+                    command.mapping_id,
+                    command.expected_version,
+                    circuit_id=command.circuit_id,
+                    active=command.active,
+                )
+                result, reason = "Saved", _describe(command)
+            except ServiceError as exc:
+                result, reason = "Refused", str(exc)
+            outcomes.append({"Mapping": command.label, "Result": result, "Details": reason})
+    return outcomes
+
+
+def show_outcomes() -> None:
+    """The per-row outcome of the last Save, shown once after the grid reloaded."""
+    outcomes = st.session_state.pop(OUTCOMES, None)
+    if not outcomes:
+        return
+    refused = sum(1 for o in outcomes if o["Result"] == "Refused")
+    saved = len(outcomes) - refused
+    if refused:
+        st.warning(f"Saved {saved} change(s); {refused} refused — see why below.")
+    else:
+        st.success(f"Saved {saved} change(s).")
+    st.dataframe(pd.DataFrame(outcomes), hide_index=True, width="stretch")
