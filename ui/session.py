@@ -26,6 +26,7 @@ WRONG_LOGIN = "Username or password is incorrect"
 # The cookie helper of streamlit-authenticator registers this widget key once per run.
 _AUTHENTICATOR_WIDGET_KEY = "init"
 _IDENTITY_KEY = "ctm_identity"
+LOGIN_PANEL = "ctm-login"
 
 
 @dataclass(frozen=True)
@@ -169,7 +170,7 @@ def login_gate() -> Identity | None:
     status = st.session_state.get("authentication_status")
     if not status:
         _left, middle, _right = st.columns([1, 2, 1])
-        with middle:
+        with middle, st.container(key=LOGIN_PANEL):
             st.title("Customer Transformer Matching")
             st.caption("Which critical customers hang off which substation circuit.")
             try:
@@ -191,6 +192,9 @@ def login_gate() -> Identity | None:
                 _show_demo_logins(engine)
                 st.session_state.pop(_IDENTITY_KEY, None)
                 return None
+        # Logged in by this very run: hide the form drawn above it (no st.rerun here, so the
+        # cookie component inside the panel still runs in the browser and remembers the login).
+        st.html(f"<style>.st-key-{LOGIN_PANEL} {{display: none;}}</style>")
     username = st.session_state.get("username")
     identity = users.identity_for(engine, username) if username else None
     if identity is None:
@@ -215,6 +219,12 @@ def user_sidebar(identity: Identity) -> None:
         st.markdown(f"**{identity.full_name or identity.username}**")
         st.caption(f"{ROLE_LABELS.get(identity.role, identity.role)} · {identity.username}")
     logout_button()
+    if not st.session_state.get("authentication_status"):
+        # Logged out by this run: no st.rerun here, the cookie is being deleted in the browser.
+        st.session_state.pop(_IDENTITY_KEY, None)
+        st.info("You are logged out.")
+        st.button("Log in again", key="ctm_login_again")
+        st.stop()
 
 
 def navigation_pages(role: str) -> dict[str, list[st.Page]]:

@@ -1,0 +1,119 @@
+"""app.py as a user meets it: the login gate, the sidebar, the pages each role gets."""
+
+import time
+
+import pytest
+from streamlit.errors import StreamlitAPIException
+
+from ctm import demo
+from tests.ui.conftest import PASSWORD, logged_in, new_app, texts
+from ui import session
+
+
+def login_form_only(at) -> bool:
+    labels = [t.label for t in at.text_input]
+    return labels == ["Username", "Password"] and not at.get("arrow_data_frame")
+
+
+def test_logged_out_visitor_sees_only_the_login_form(login_user):
+    login_user("admin")
+    at = new_app().run()
+    assert not at.exception
+    assert login_form_only(at)
+    assert [b.label for b in at.button] == ["Log in"]
+    assert "Demo logins" not in texts(at) and not at.expander
+    assert not at.sidebar.button
+
+
+def test_wrong_password_says_so_plainly_for_unknown_users_too(login_user):
+    admin = login_user("admin")
+    for username, password in ((admin.username, "wrong password"), ("nobody", PASSWORD)):
+        at = new_app().run()
+        at.text_input[0].input(username)
+        at.text_input[1].input(password)
+        at.button[0].click().run()
+        assert not at.exception
+        assert [e.value for e in at.error] == ["Username or password is incorrect"]
+        assert login_form_only(at)
+
+
+def test_login_opens_the_app_with_name_role_and_logout_in_the_sidebar(login_user):
+    operator = login_user("operator")
+    at = new_app().run()
+    at.text_input[0].input(operator.username)
+    at.text_input[1].input(PASSWORD)
+    at.button[0].click().run()
+    assert not at.exception and not at.error
+    sidebar = "\n".join(str(e.value) for e in [*at.sidebar.markdown, *at.sidebar.caption])
+    assert "Operator Person" in sidebar and "Operator" in sidebar
+    assert [b.label for b in at.sidebar.button] == ["Log out"]
+    assert "Customer Transformer Matching" in [t.value for t in at.title]
+
+    at.run()  # AppTest: the first run after st.navigation appears swallows the next click
+    at.button(key="ctm_logout").click().run()
+    assert [i.value for i in at.info] == ["You are logged out."]
+    assert not at.get("data_editor") and not at.metric
+    at.button(key="ctm_login_again").click().run()
+    assert login_form_only(at)
+
+
+def test_every_role_gets_the_three_sections(login_user):
+    for role in ("admin", "operator", "viewer"):
+        at = logged_in(login_user(role)).run()
+        assert not at.exception
+        for page in ("pages/mappings.py", "pages/events.py", "pages/statistics.py"):
+            at.switch_page(page).run()
+            assert not at.exception, (role, page, at.exception)
+
+
+def test_a_page_not_registered_for_a_role_cannot_be_opened(login_user, monkeypatch):
+    monkeypatch.setitem(session.ROLE_PAGES, "viewer", ("mappings",))
+    at = logged_in(login_user("viewer")).run()
+    with pytest.raises((StreamlitAPIException, ValueError, KeyError, RuntimeError)):
+        at.switch_page("pages/statistics.py").run()
+
+
+def test_page_file_run_directly_shows_only_the_login_form(login_user, grid_data):
+    login_user("admin")
+    for page in ("pages/mappings.py", "pages/events.py", "pages/statistics.py"):
+        at = new_app(page).run()
+        assert not at.exception, (page, at.exception)
+        assert login_form_only(at), page
+        assert not at.get("data_editor") and not at.metric
+
+
+def test_page_file_run_directly_still_guards_by_role(login_user, grid_data):
+    at = logged_in(login_user("viewer"), "pages/mappings.py").run()
+    assert not at.exception
+    assert not at.get("data_editor")
+    assert [b.label for b in at.sidebar.button] == ["Log out"]
+
+
+def test_demo_logins_are_listed_only_on_a_demo_database(engine, app_env):
+    demo.load_demo_data(engine)
+    at = new_app().run()
+    assert not at.exception
+    shown = str(at.table[0].value)
+    for username, password, _role, _name in demo.DEMO_USERS:
+        assert username in shown and password in shown
+    at.text_input[0].input("viewer")
+    at.text_input[1].input("viewer-demo")
+    at.button[0].click().run()
+    assert not at.error and "Vera Viewer" in texts(at)
+
+
+def test_login_pause_defaults_on_and_can_be_turned_off(login_user, monkeypatch):
+    login_user("admin")
+    monkeypatch.setenv("CTM_LOGIN_SLEEP_SECONDS", "0.5")
+    start = time.perf_counter()
+    new_app().run()
+    assert time.perf_counter() - start >= 0.5
+
+
+def test_without_a_database_the_page_says_so_in_one_line(monkeypatch, app_env):
+    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+    at = new_app().run()
+    assert not at.exception
+    [error] = at.error
+    assert "cannot connect to PostgreSQL at 127.0.0.1:1/none" in error.value
+    assert not at.text_input
