@@ -1,9 +1,433 @@
-"""Events page (placeholder until the events helper lands the real page)."""
+"""Events → the PQ event list (filters in the sidebar and the URL, one page at a time); selecting
+an event shows its details with tabs Overview and Customer Impact (with an Excel download).
+Admins and operators can record an event by hand and see the customers it hit at once."""
 
+from __future__ import annotations
+
+import re
+from collections import Counter
+from datetime import date, datetime, time, timedelta
+from uuid import UUID
+
+import pandas as pd
 import streamlit as st
 
+from ctm import events
+from ctm.errors import NotFound
+from ctm.events import EventFilter, NewEvent
+from ctm.excel import dataframe_to_xlsx
+from ctm.mappings import circuits_of_substation
+from ctm.reference import Substation, list_substations
+from ui.feedback import service_errors
 from ui.session import require_user
 
 engine, identity = require_user()
+can_record = identity.role in ("admin", "operator")
+
+PAGE_SIZE = 100
+DEFAULT_DAYS = 30
+# Widget keys double as query parameter names: /events?substation=North&circuit=H1&severity=high
+SUBSTATION, CIRCUIT, DATES, SEVERITY, PAGE = "substation", "circuit", "dates", "severity", "page"
+EVENT = "event"  # the selected event's id, kept in the URL so a link opens its details
+SHOWN = "events_shown"  # (table key, selected positions, row ids) of the last run's table
+GENERATION = "events_generation"  # bumped when an event is recorded: a fresh table, no stale pick
+RECORD_OPEN = "events_record_open"
+TOAST = "events_toast"
+
+COLUMN_TITLES = {
+    "timestamp": "Time",
+    "substation_name": "Substation",
+    "circuit_id": "Circuit",
+    "event_type": "Type",
+    "severity": "Severity",
+    "duration_ms": "Duration (ms)",
+    "magnitude": "Magnitude",
+    "remaining_voltage": "Remaining voltage (%)",
+    "status": "Status",
+    "customers_affected": "Customers affected",
+}
+IMPACT_TITLES = {
+    "customer_name": "Customer",
+    "account_number": "Account number",
+    "customer_type": "Customer type",
+    "impact_level": "Impact level",
+    "estimated_downtime_min": "Estimated downtime (min)",
+}
+
+
+def _labels(substations: list[Substation]) -> dict[UUID, str]:
+    """Names as shown and put in the URL; a name used twice gets its code to tell them apart."""
+    counts = Counter(s.name for s in substations)
+    return {
+        s.id: f"{s.name} ({s.code})" if counts[s.name] > 1 and s.code else s.name
+        for s in substations
+    }
+
+
+def _reset_page() -> None:
+    st.session_state[PAGE] = 1
+    _forget_selection()
+
+
+def _substation_changed() -> None:
+    st.session_state[CIRCUIT] = None
+    _reset_page()
+
+
+def _forget_selection() -> None:
+    st.query_params.pop(EVENT, None)
+
+
+def sidebar_filters(substations: dict[UUID, str]) -> EventFilter:
+    """The sidebar's filters, bound to the URL; the EventFilter they select."""
+    today = date.today()
+    with st.sidebar:
+        st.subheader("Filters")
+        dates = st.date_input(
+            "Date range",
+            value=(today - timedelta(days=DEFAULT_DAYS), today),
+            max_value=today,
+            key=DATES,
+            bind="query-params",
+            on_change=_reset_page,
+            help=f"Both days included. Default: the last {DEFAULT_DAYS} days.",
+        )
+        substation_id = st.selectbox(
+            "Substation",
+            [None, *substations],
+            format_func=lambda v: "All substations" if v is None else substations[v],
+            key=SUBSTATION,
+            bind="query-params",
+            on_change=_substation_changed,
+        )
+        circuits = circuits_of_substation(engine, identity, substation_id) if substation_id else []
+        circuit = st.selectbox(
+            "Circuit",
+            [None, *circuits],
+            format_func=lambda v: "All circuits" if v is None else v,
+            key=CIRCUIT,
+            bind="query-params",
+            on_change=_reset_page,
+            disabled=substation_id is None,
+            help="Choose a substation first: circuit names repeat across substations.",
+        )
+        severities = st.multiselect(
+            "Severity",
+            list(events.SEVERITIES),
+            format_func=str.capitalize,
+            key=SEVERITY,
+            bind="query-params",
+            on_change=_reset_page,
+            placeholder="All severities",
+        )
+    date_from, date_to = (tuple(dates) + (None, None))[:2] if dates else (None, None)
+    return EventFilter(
+        date_from=date_from,
+        date_to=date_to or date_from,
+        substation_id=substation_id,
+        circuit_id=circuit if substation_id else None,
+        severities=tuple(severities),
+    )
+
+
+def _token(filters: EventFilter, page: int) -> str:
+    parts = (
+        filters.date_from,
+        filters.date_to,
+        filters.substation_id,
+        filters.circuit_id,
+        ",".join(filters.severities),
+        page,
+    )
+    return "|".join(str(p) for p in parts)
+
+
+def event_table(filters: EventFilter) -> None:
+    """The pager, one page of events, and the row selection that opens an event's details."""
+    pager = st.columns([1, 5], vertical_alignment="center")
+    requested = pager[0].number_input(
+        "Page", min_value=1, step=1, key=PAGE, bind="query-params", label_visibility="collapsed"
+    )
+    requested = max(1, int(requested or 1))
+    with service_errors(), st.spinner("Loading events…"):
+        page = events.list_events(
+            engine, identity, filters, limit=PAGE_SIZE, offset=(requested - 1) * PAGE_SIZE
+        )
+        if page.rows.empty and requested > 1 and page.total:
+            # The URL asked for a page past the end (the data shrank): show the last one.
+            requested = (page.total - 1) // PAGE_SIZE + 1
+            page = events.list_events(
+                engine, identity, filters, limit=PAGE_SIZE, offset=(requested - 1) * PAGE_SIZE
+            )
+    pages = max(1, (page.total - 1) // PAGE_SIZE + 1)
+    first = (requested - 1) * PAGE_SIZE + 1 if len(page.rows) else 0
+    last = first + len(page.rows) - 1 if len(page.rows) else 0
+    total = f"{page.total:,}" if page.total_is_exact else f"more than {page.total:,}"
+    pages_text = f"{pages:,}" if page.total_is_exact else f"{pages:,}+"
+    pager[1].caption(
+        f"Page {requested} of {pages_text} · events {first:,}–{last:,} of {total} · "
+        "select a row to see its details"
+    )
+    if page.rows.empty:
+        st.info("No events match these filters.")
+        return
+    table_key = f"events_table|{_token(filters, requested)}|{st.session_state.get(GENERATION, 0)}"
+    ids = [str(i) for i in page.rows["id"]]
+    state = st.dataframe(
+        page.rows.rename(columns=COLUMN_TITLES),
+        hide_index=True,
+        width="stretch",
+        column_order=list(COLUMN_TITLES.values()),
+        column_config={
+            "Time": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
+            "Magnitude": st.column_config.NumberColumn(format="%.3f"),
+            "Remaining voltage (%)": st.column_config.NumberColumn(format="%.2f"),
+        },
+        key=table_key,
+        on_select="rerun",
+        selection_mode="single-row",
+    )
+    _follow_selection(table_key, ids, list(state.selection.rows))
+
+
+def _follow_selection(table_key: str, ids: list[str], rows: list[int]) -> None:
+    """Keep the selected event's id in the URL. Selections are row positions: a new one is read
+    against the rows the user clicked on (those of the previous run of the same table); an
+    unchanged one leaves the URL alone, so a link or a just-recorded event stays open."""
+    previous_key, previous_rows, previous_ids = st.session_state.get(SHOWN, (None, [], []))
+    seen = previous_ids if previous_key == table_key else ids
+    if (previous_key, previous_rows) != (table_key, rows):
+        if rows and rows[0] < len(seen):
+            st.query_params[EVENT] = seen[rows[0]]
+        elif previous_key == table_key and previous_rows:
+            _forget_selection()  # the user cleared the selection: close the details
+    st.session_state[SHOWN] = (table_key, rows, ids)
+
+
+def _selected_event() -> UUID | None:
+    raw = st.query_params.get(EVENT)
+    try:
+        return UUID(raw) if raw else None
+    except ValueError:
+        _forget_selection()
+        return None
+
+
+def _file_part(text: str | None) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text or "none").strip("-") or "none"
+
+
+def event_details(event_id: UUID) -> None:
+    """Tabs Overview and Customer Impact of one event."""
+    with service_errors():
+        try:
+            detail = events.get_event(engine, identity, event_id)
+        except NotFound:
+            st.warning("That event no longer exists or you may not see it.")
+            _forget_selection()
+            return
+        impacts = events.event_impacts(engine, identity, event_id)
+    st.divider()
+    when = pd.Timestamp(detail.timestamp)
+    st.subheader(
+        f"{(detail.event_type or 'Event').replace('_', ' ').capitalize()} at "
+        f"{detail.substation_name or 'unknown substation'} / {detail.circuit_id or '—'}, "
+        f"{when:%Y-%m-%d %H:%M:%S}"
+    )
+    overview, impact_tab = st.tabs(["Overview", "Customer Impact"])
+    with overview:
+        tiles = st.columns(5)
+        tiles[0].metric("Customers affected", f"{detail.customers_affected:,}")
+        tiles[1].metric("Severe", f"{detail.severe:,}")
+        tiles[2].metric("Moderate", f"{detail.moderate:,}")
+        tiles[3].metric("Minor", f"{detail.minor:,}")
+        downtime = detail.total_downtime_min
+        tiles[4].metric(
+            "Customer downtime (min)",
+            "—" if downtime is None else f"{float(downtime):,.2f}",
+            help="Sum of the estimated downtime of every affected customer",
+        )
+        fields = {
+            "Time": f"{when:%Y-%m-%d %H:%M:%S %Z}".strip(),
+            "Substation": detail.substation_name or "—",
+            "Circuit": detail.circuit_id or "—",
+            "Type": (detail.event_type or "—").replace("_", " "),
+            "Severity": detail.severity or "—",
+            "Duration (ms)": "—" if detail.duration_ms is None else f"{detail.duration_ms:,}",
+            "Magnitude": "—" if detail.magnitude is None else str(detail.magnitude),
+            "Remaining voltage (%)": (
+                "—" if detail.remaining_voltage is None else str(detail.remaining_voltage)
+            ),
+            "Status": detail.status,
+            "Meter": detail.meter_id or "—",
+            "Voltage level": detail.voltage_level or "—",
+            "Recorded at": f"{pd.Timestamp(detail.created_at):%Y-%m-%d %H:%M:%S}",
+        }
+        st.dataframe(
+            pd.DataFrame({"Field": list(fields), "Value": list(fields.values())}),
+            hide_index=True,
+            key=f"event_fields|{event_id}",
+        )
+    with impact_tab:
+        if impacts.empty:
+            st.info(
+                "No customer is mapped to this circuit: the event hit no known critical customer."
+            )
+            return
+        st.caption(f"{len(impacts):,} affected customer(s), severe first.")
+        st.dataframe(
+            impacts.rename(columns=IMPACT_TITLES),
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "Estimated downtime (min)": st.column_config.NumberColumn(format="%.2f")
+            },
+            key=f"event_impacts|{event_id}",
+        )
+        file_name = (
+            f"ctm_event_{when:%Y-%m-%d}_{_file_part(detail.substation_name)}_"
+            f"{_file_part(detail.circuit_id)}_impacts.xlsx"
+        )
+        st.download_button(
+            "Download Excel",
+            data=lambda: dataframe_to_xlsx(impacts, "Customer impact", column_titles=IMPACT_TITLES),
+            file_name=file_name,
+            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            icon=":material/download:",
+            on_click="ignore",
+            key="impacts_download",
+        )
+
+
+def _close_record() -> None:
+    st.session_state.pop(RECORD_OPEN, None)
+
+
+@st.dialog("Record event", width="medium", on_dismiss=_close_record)
+def record_dialog(substations: dict[UUID, str], default_substation: UUID | None) -> None:
+    """Substation, circuit (of that substation, or a new one typed in), time, severity, duration,
+    magnitude; the service validates, the trigger creates the impacts."""
+    ids = list(substations)
+    substation_id = st.selectbox(
+        "Substation",
+        ids,
+        index=ids.index(default_substation) if default_substation in ids else None,
+        format_func=substations.get,
+        key="record_substation",
+        placeholder="Choose a substation",
+    )
+    circuits = circuits_of_substation(engine, identity, substation_id) if substation_id else []
+    circuit = st.selectbox(
+        "Circuit",
+        circuits,
+        index=None,
+        key=f"record_circuit|{substation_id}",
+        accept_new_options=True,
+        placeholder="Choose or type a circuit",
+        disabled=substation_id is None,
+        help="The circuits known for this substation; type a name to record on a new circuit.",
+    )
+    now = datetime.now().replace(second=0, microsecond=0)
+    when = st.columns(2)
+    day = when[0].date_input("Date", value=now.date(), max_value=now.date(), key="record_date")
+    clock = when[1].time_input("Time", value=now.time(), step=60, key="record_time")
+    kind = st.columns(2)
+    severity = kind[0].selectbox(
+        "Severity",
+        list(events.SEVERITIES),
+        index=1,
+        format_func=str.capitalize,
+        key="record_severity",
+    )
+    event_type = kind[1].selectbox(
+        "Type",
+        list(events.EVENT_TYPES),
+        format_func=lambda t: t.replace("_", " ").capitalize(),
+        key="record_type",
+    )
+    numbers = st.columns(3)
+    duration = numbers[0].number_input(
+        "Duration (ms)", min_value=0, value=100, step=10, key="record_duration"
+    )
+    magnitude = numbers[1].number_input(
+        "Magnitude",
+        min_value=0.0,
+        value=None,
+        step=0.01,
+        format="%.3f",
+        key="record_magnitude",
+        help="Optional; e.g. the per-unit depth of a dip",
+    )
+    remaining = numbers[2].number_input(
+        "Remaining voltage (%)",
+        min_value=0.0,
+        value=None,
+        step=1.0,
+        format="%.2f",
+        key="record_remaining",
+        help="Optional",
+    )
+    buttons = st.columns([1, 1, 3])
+    if buttons[1].button("Cancel", key="record_cancel"):
+        _close_record()
+        st.rerun()
+    if not buttons[0].button("Record", type="primary", key="record_submit"):
+        return
+    if substation_id is None:
+        st.error("Choose a substation.")
+        return
+    if day is None or clock is None:
+        st.error("Enter the date and time of the event.")
+        return
+    new_event = NewEvent(
+        substation_id=substation_id,
+        circuit_id=circuit or "",
+        timestamp=datetime.combine(day, clock or time()),
+        severity=severity,
+        duration_ms=int(duration if duration is not None else -1),
+        magnitude=magnitude,
+        event_type=event_type,
+        remaining_voltage=remaining,
+    )
+    with service_errors(stop=False):
+        new_id = events.record_event(engine, identity, new_event)
+        hit = len(events.event_impacts(engine, identity, new_id))
+        st.session_state[TOAST] = (
+            f"Event recorded on {substations[substation_id]} / {new_event.circuit_id.strip()}: "
+            f"{hit} customer(s) affected"
+        )
+        st.query_params[EVENT] = str(new_id)
+        st.session_state[GENERATION] = st.session_state.get(GENERATION, 0) + 1
+        _close_record()
+        st.rerun()
+
+
+# The page ------------------------------------------------------------------------------------
 st.title("Events")
-st.info("This page is being built.")
+st.caption(
+    "Power-quality events, newest first. The customers an event hit come from the active "
+    "mappings of its substation circuit when it was recorded."
+)
+if message := st.session_state.pop(TOAST, None):
+    st.toast(message, icon=":material/check_circle:")
+
+with service_errors():
+    substation_labels = _labels(list_substations(engine, identity))
+filters = sidebar_filters(substation_labels)
+
+if can_record:
+    st.button(
+        "Record event",
+        icon=":material/add:",
+        key="open_record",
+        on_click=lambda: st.session_state.__setitem__(RECORD_OPEN, True),
+    )
+
+event_table(filters)
+
+selected = _selected_event()
+if selected is not None:
+    event_details(selected)
+
+if can_record and st.session_state.get(RECORD_OPEN):
+    record_dialog(substation_labels, filters.substation_id)
