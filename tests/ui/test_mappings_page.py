@@ -1,0 +1,245 @@
+"""The Customer Transformer Matching page per role, driven through AppTest against PostgreSQL."""
+
+import pytest
+import sqlalchemy as sa
+
+from ctm import db
+from tests.ui.conftest import logged_in, scalar, texts
+
+PAGE = "pages/mappings.py"
+
+
+def open_page(identity, **query):
+    at = logged_in(identity)
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def grid(at):
+    return at.session_state["ctm_grid"]
+
+
+def edit(at, edited_rows: dict):
+    """What the browser sends after the user typed into the grid (positions of this run)."""
+    at.session_state[grid(at).key] = {
+        "edited_rows": edited_rows,
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+
+
+def row_of(engine, mapping_id):
+    with db.owner_transaction(engine) as conn:
+        return conn.execute(
+            sa.text(
+                "SELECT circuit_id, active, version, updated_by FROM customer_transformer_matching"
+                " WHERE id = :id"
+            ),
+            {"id": mapping_id},
+        ).one()
+
+
+def caption(at) -> str:
+    return next(c.value for c in at.caption if c.value.startswith("Page "))
+
+
+def test_viewer_sees_the_data_read_only_with_no_edit_control(login_user, grid_data):
+    at = open_page(login_user("viewer"))
+    assert not at.get("data_editor")
+    assert len(at.dataframe) >= 1 and len(at.dataframe[0].value) == 100
+    labels = [b.label for b in at.button]
+    assert labels == ["Log out"]
+    assert "Read-only" in texts(at)
+    assert caption(at) == "Page 1 of 3 · rows 1–100 of 240"
+
+
+@pytest.mark.parametrize("role", ["admin", "operator"])
+def test_admins_and_operators_get_the_editor_and_actions(login_user, grid_data, role):
+    at = open_page(login_user(role))
+    assert len(at.get("data_editor")) == 1
+    labels = {b.label for b in at.button}
+    assert {"Add mapping", "Save changes", "Deactivate…"} <= labels
+    assert ("Delete permanently…" in labels) == (role == "admin")
+    bulk = at.button(key="bulk_import")
+    assert bulk.disabled and "later release" in bulk.help
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Active mappings"] == "240"
+
+
+def test_filters_change_the_rows_and_come_from_the_link(login_user, grid_data):
+    admin = login_user("admin")
+    at = open_page(admin)
+    at.selectbox(key="substation").select(grid_data["south"]).run()
+    assert caption(at) == "Page 1 of 1 · rows 1–10 of 10"
+    assert set(grid(at).view["substation_name"]) == {"South"}
+    at.text_input(key="customer").input("ACC0245").run()
+    assert list(grid(at).view["account_number"]) == ["ACC0245"]
+
+    # A shared link: /mappings?substation=North&circuit=H2&inactive=true&page=2
+    at = open_page(admin, substation="North", circuit="H1", inactive="true", page="2")
+    view = grid(at).view
+    assert set(view["substation_name"]) == {"North"} and set(view["circuit_id"]) == {"H1"}
+    assert caption(at).startswith("Page 1 of 1 · rows 1–80 of 80")  # page 2 clamps to the last
+    assert (~view["active"]).sum() == 10
+
+
+def test_paging_shows_other_rows(login_user, grid_data):
+    at = open_page(login_user("admin"))
+    first = set(grid(at).view["id"])
+    at.number_input(key="page").set_value(3).run()
+    assert caption(at) == "Page 3 of 3 · rows 201–240 of 240"
+    assert not first & set(grid(at).view["id"])
+
+
+def test_grid_edit_saves_through_the_service_and_reports_each_row(login_user, grid_data, engine):
+    admin = login_user("admin")
+    at = open_page(admin, substation="North")
+    view, old_key = grid(at).view, grid(at).key
+    target, other = view.iloc[0], view.iloc[1]
+    new_circuit = "H3" if target["circuit_id"] != "H3" else "H1"
+    edit(at, {0: {"circuit_id": new_circuit}, 1: {"active": False}, 2: {"circuit_id": "H9"}})
+    at.button(key="save").click().run()
+    assert not at.exception
+
+    changed = row_of(engine, target["id"])
+    assert (changed.circuit_id, changed.version, changed.updated_by) == (
+        new_circuit,
+        2,
+        admin.user_id,
+    )
+    assert row_of(engine, other["id"]).active is False
+    outcome = at.dataframe[0].value
+    assert list(outcome["Result"]) == ["Saved", "Saved", "Refused"]
+    assert "H9" in outcome["Details"].iloc[2]
+    assert "refused" in at.warning[0].value
+    assert "Saved 2 change(s)" in [t.value for t in at.toast]
+    # The grid reloaded from the database under a new key (no pending edit can carry over).
+    assert grid(at).key != old_key
+    assert other["id"] not in set(grid(at).view["id"])  # now inactive, so filtered out
+
+    # Pressing Save again writes nothing twice.
+    at.button(key="save").click().run()
+    assert any("Nothing to save" in i.value for i in at.info)
+    assert row_of(engine, target["id"]).version == 2
+
+
+def test_a_stale_edit_is_refused_and_names_who_changed_it(login_user, grid_data, engine):
+    admin = login_user("admin")
+    at = open_page(admin, substation="North")
+    target = grid(at).view.iloc[0]
+    with db.owner_transaction(engine) as conn:  # another session saves first
+        conn.execute(
+            sa.text("UPDATE customer_transformer_matching SET active = false WHERE id = :id"),
+            {"id": target["id"]},
+        )
+    edit(at, {0: {"circuit_id": "H2" if target["circuit_id"] != "H2" else "H1"}})
+    at.button(key="save").click().run()
+    outcome = at.dataframe[0].value
+    assert list(outcome["Result"]) == ["Refused"]
+    assert row_of(engine, target["id"]).circuit_id == target["circuit_id"]
+
+
+def test_a_duplicate_mapping_is_refused_with_the_services_message(login_user, grid_data, engine):
+    admin = login_user("admin")
+    at = open_page(admin, substation="North", inactive="true")
+    view = grid(at).view
+    inactive = view.loc[~view["active"]].iloc[0]
+    position = int(view.index[view["id"] == inactive["id"]][0])
+    with db.owner_transaction(engine) as conn:  # the same customer is mapped there again
+        conn.execute(
+            sa.text(
+                "INSERT INTO customer_transformer_matching (customer_id, substation_id, circuit_id)"
+                " SELECT customer_id, substation_id, circuit_id FROM customer_transformer_matching"
+                " WHERE id = :id"
+            ),
+            {"id": inactive["id"]},
+        )
+    edit(at, {position: {"active": True}})
+    at.button(key="save").click().run()
+    outcome = at.dataframe[0].value
+    assert list(outcome["Result"]) == ["Refused"]
+    assert "is already mapped to North" in outcome["Details"].iloc[0]
+
+
+def test_add_mapping_dialog_creates_one_and_shows_errors_inside(login_user, grid_data, engine):
+    admin = login_user("admin")
+    at = open_page(admin, substation="South")
+    at.button(key="open_add").click().run()
+    at.text_input(key="add_customer_text").input("ACC0001").run()
+    customer = at.selectbox(key="add_customer")
+    assert len(customer.options) == 1
+    customer.select_index(0).run()
+    assert at.selectbox(key="add_substation").value == grid_data["south"]
+    at.selectbox(key="add_circuit").select("H1").run()
+    at.button(key="add_confirm").click().run()
+    assert not at.exception
+    count = scalar(
+        engine,
+        "SELECT count(*) FROM customer_transformer_matching m JOIN customers c"
+        " ON c.id = m.customer_id WHERE c.account_number = 'ACC0001'"
+        " AND m.substation_id = :s AND m.active",
+        s=grid_data["south"],
+    )
+    assert count == 1
+    assert any("Mapped Customer 0001" in t.value for t in at.toast)
+    assert caption(at) == "Page 1 of 1 · rows 1–11 of 11"
+
+    # The same again: refused, the message stays in the dialog and nothing is added.
+    at.button(key="open_add").click().run()
+    at.text_input(key="add_customer_text").input("ACC0001").run()
+    at.selectbox(key="add_customer").select_index(0).run()
+    at.selectbox(key="add_circuit").select("H1").run()
+    at.button(key="add_confirm").click().run()
+    assert any("already mapped to South / H1" in e.value for e in at.error)
+    assert scalar(engine, "SELECT count(*) FROM customer_transformer_matching") == 251
+
+
+def test_deactivate_asks_first_naming_customer_and_circuit(login_user, grid_data, engine):
+    operator = login_user("operator")
+    at = open_page(operator, substation="South")
+    target = grid(at).view.iloc[0]
+    at.selectbox(key=f"target-{grid(at).key}").select(target["id"]).run()
+    at.button(key="open_deactivate").click().run()
+    question = "\n".join(m.value for m in at.markdown)
+    assert target["customer"] in question and f"South / {target['circuit_id']}" in question
+    at.button(key="deactivate_cancel").click().run()
+    assert row_of(engine, target["id"]).active is True
+
+    at.selectbox(key=f"target-{grid(at).key}").select(target["id"]).run()
+    at.button(key="open_deactivate").click().run()
+    at.button(key="deactivate_confirm").click().run()
+    assert not at.exception
+    assert row_of(engine, target["id"]).active is False
+    assert caption(at) == "Page 1 of 1 · rows 1–9 of 9"
+
+
+def test_permanent_delete_is_admin_only_and_needs_the_account_number(login_user, grid_data, engine):
+    admin = login_user("admin")
+    at = open_page(admin, substation="South")
+    target = grid(at).view.iloc[0]
+    at.selectbox(key=f"target-{grid(at).key}").select(target["id"]).run()
+    at.button(key="open_delete").click().run()
+    assert at.button(key="delete_confirm").disabled
+    at.text_input(key="delete_account").input("wrong").run()
+    assert at.button(key="delete_confirm").disabled
+    at.text_input(key="delete_account").input(target["account_number"]).run()
+    at.button(key="delete_confirm").click().run()
+    assert not at.exception
+    assert (
+        scalar(
+            engine,
+            "SELECT count(*) FROM customer_transformer_matching WHERE id = :id",
+            id=target["id"],
+        )
+        == 0
+    )
+
+
+def test_export_button_is_there_for_every_role(login_user, grid_data):
+    for role in ("viewer", "operator"):
+        at = open_page(login_user(role))
+        assert any("Export to Excel" in str(el.proto) for el in at.get("download_button"))
