@@ -54,17 +54,29 @@ CREATE FUNCTION public.trigger_generate_customer_impacts() RETURNS trigger
   SET search_path = ''
   AS $$
 BEGIN
-  -- EXECUTE plans the statement for this call's row count: a cached plan made for one live event
-  -- would otherwise be reused for a bulk load of 200,000 (and the other way round).
-  EXECUTE $q$
+  IF NOT EXISTS (SELECT 1 FROM new_events OFFSET 1) THEN
+    -- One event (a live monitor): a static statement whose plan, made for one row, is cached for
+    -- the session; re-planning it on every insert would double the trigger's cost.
     INSERT INTO public.event_customer_impact (event_id, customer_id, impact_level, estimated_downtime_min)
     SELECT e.id, m.customer_id,
            public.impact_level_for_severity(e.severity),
            public.estimated_downtime_min(e.duration_ms)
     FROM new_events AS e
     JOIN public.customer_transformer_matching AS m
-      ON m.substation_id = e.substation_id AND m.circuit_id = e.circuit_id AND m.active
-  $q$;
+      ON m.substation_id = e.substation_id AND m.circuit_id = e.circuit_id AND m.active;
+  ELSE
+    -- Many events: EXECUTE plans the statement for this call's row count; a plan cached for a
+    -- handful of rows would be reused for a bulk load of 200,000 (and the other way round).
+    EXECUTE $q$
+      INSERT INTO public.event_customer_impact (event_id, customer_id, impact_level, estimated_downtime_min)
+      SELECT e.id, m.customer_id,
+             public.impact_level_for_severity(e.severity),
+             public.estimated_downtime_min(e.duration_ms)
+      FROM new_events AS e
+      JOIN public.customer_transformer_matching AS m
+        ON m.substation_id = e.substation_id AND m.circuit_id = e.circuit_id AND m.active
+    $q$;
+  END IF;
   RETURN NULL;
 END
 $$;
