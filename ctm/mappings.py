@@ -102,11 +102,16 @@ _SELECT_MAPPINGS = """
     JOIN public.substations AS s ON s.id = m.substation_id
     LEFT JOIN public.profiles AS p ON p.id = m.updated_by
 """
-_ORDER = " ORDER BY s.name, m.circuit_id, c.name, c.account_number, m.id"
 
 
-def _where(filters: MappingFilter) -> tuple[str, dict]:
-    """WHERE clause and parameters for a filter; the customer text uses the trigram indexes."""
+def natural_key(text: str) -> tuple:
+    """Sort key that puts H2 before H10: digit runs compare as numbers, letters ignore case."""
+    parts = re.split(r"(\d+)", text)
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p.casefold()) for p in parts if p)
+
+
+def _where(filters: MappingFilter) -> tuple[list[str], dict]:
+    """Conditions on m (mappings) and c (customers) for a filter, with their parameters."""
     clauses: list[str] = []
     params: dict = {}
     if not filters.include_inactive:
@@ -118,9 +123,102 @@ def _where(filters: MappingFilter) -> tuple[str, dict]:
         clauses.append("m.circuit_id = :circuit_id")
         params["circuit_id"] = filters.circuit_id.strip()
     if filters.customer_text is not None and filters.customer_text.strip():
-        clauses.append("(c.name ILIKE :pattern OR c.account_number ILIKE :pattern)")
         params["pattern"] = like_pattern(filters.customer_text.strip())
-    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+    return clauses, params
+
+
+@dataclass(frozen=True)
+class _Group:
+    """All matching mappings of one circuit of one substation: the unit the list is cut into."""
+
+    substation_id: UUID
+    substation_name: str
+    circuit_id: str
+    count: int
+
+    @property
+    def order(self) -> tuple:
+        return (
+            natural_key(self.substation_name),
+            str(self.substation_id),
+            natural_key(self.circuit_id),
+            self.circuit_id,
+        )
+
+
+def _groups(conn: Connection, clauses: list[str], params: dict) -> list[_Group]:
+    """How many mappings match per (substation, circuit), in list order.
+
+    Counting per circuit reads only the mappings table and its indexes: a mapping's customer and
+    substation always exist (NOT NULL foreign keys) and every user who may read mappings may read
+    both (same policy condition), so joining customers would change no count. With a customer
+    text, customer_ids_like() finds the customers through the trigram indexes."""
+    conditions = list(clauses)
+    if "pattern" in params:
+        conditions.append("m.customer_id IN (SELECT id FROM public.customer_ids_like(:pattern))")
+    where = (" WHERE " + " AND ".join(conditions)) if conditions else ""
+    rows = conn.execute(
+        sa.text(
+            "SELECT g.substation_id, s.name, g.circuit_id, g.n FROM ("
+            " SELECT m.substation_id, m.circuit_id, count(*) AS n"
+            " FROM public.customer_transformer_matching AS m"
+            + where
+            + " GROUP BY m.substation_id, m.circuit_id) AS g"
+            " JOIN public.substations AS s ON s.id = g.substation_id"
+        ),
+        params,
+    )
+    return sorted((_Group(r[0], r[1], r[2], r[3]) for r in rows), key=lambda g: g.order)
+
+
+# The page: only the circuits that hold the requested rows are read, in the order the groups give
+# (natural: Substation 2 before Substation 10, H2 before H10), customers by name within a circuit.
+_PAGE_SQL = """
+    SELECT m.id, m.version, m.customer_id, c.name AS customer_name, c.account_number,
+           c.customer_type, m.substation_id, s.name AS substation_name, m.circuit_id, m.active,
+           p.full_name AS updated_by_name, m.updated_at, m.created_at
+    FROM unnest(CAST(:group_substations AS uuid[]), CAST(:group_circuits AS text[]))
+         WITH ORDINALITY AS g (substation_id, circuit_id, position)
+    JOIN public.customer_transformer_matching AS m
+      ON m.substation_id = g.substation_id AND m.circuit_id = g.circuit_id
+    JOIN public.customers AS c ON c.id = m.customer_id
+    JOIN public.substations AS s ON s.id = m.substation_id
+    LEFT JOIN public.profiles AS p ON p.id = m.updated_by
+"""
+
+
+def _rows(
+    conn: Connection, filters: MappingFilter, limit: int | None, offset: int
+) -> tuple[pd.DataFrame, int]:
+    clauses, params = _where(filters)
+    groups = _groups(conn, clauses, params)
+    total = sum(g.count for g in groups)
+    chosen: list[_Group] = []
+    skip = offset
+    for group in groups:
+        if not chosen and skip >= group.count:
+            skip -= group.count
+            continue
+        chosen.append(group)
+        if limit is not None and sum(g.count for g in chosen) >= skip + limit:
+            break
+    if not chosen:
+        return pd.DataFrame(columns=MAPPING_COLUMNS), total
+    conditions = list(clauses)
+    if "pattern" in params:
+        conditions.append("m.customer_id IN (SELECT id FROM public.customer_ids_like(:pattern))")
+    sql = _PAGE_SQL + (" WHERE " + " AND ".join(conditions) if conditions else "")
+    sql += " ORDER BY g.position, c.name, c.account_number, m.id OFFSET :skip"
+    page_params = {
+        **params,
+        "group_substations": [g.substation_id for g in chosen],
+        "group_circuits": [g.circuit_id for g in chosen],
+        "skip": skip,
+    }
+    if limit is not None:
+        sql += " LIMIT :limit"
+        page_params["limit"] = limit
+    return _frame(conn.execute(sa.text(sql), page_params)), total
 
 
 def _frame(result: sa.CursorResult) -> pd.DataFrame:
@@ -135,39 +233,19 @@ def list_mappings(
     limit: int = 200,
     offset: int = 0,
 ) -> MappingPage:
-    """One page of mappings ordered by substation, circuit and customer, and the exact total."""
+    """One page of mappings ordered by substation, circuit (naturally: H2 before H10) and
+    customer name, and the exact number of matching mappings."""
     if limit < 1 or offset < 0:
         raise ValidationError("A page needs at least one row and an offset of 0 or more")
-    where, params = _where(filters)
     with user_transaction(engine, identity) as conn:
-        total = conn.scalar(
-            sa.text(
-                "SELECT count(*) FROM public.customer_transformer_matching AS m"
-                " JOIN public.customers AS c ON c.id = m.customer_id"
-                " JOIN public.substations AS s ON s.id = m.substation_id" + where
-            ),
-            params,
-        )
-        rows = _frame(
-            conn.execute(
-                sa.text(_SELECT_MAPPINGS + where + _ORDER + " LIMIT :limit OFFSET :offset"),
-                {**params, "limit": limit, "offset": offset},
-            )
-        )
-    return MappingPage(rows=rows, total=int(total or 0))
+        rows, total = _rows(conn, filters, limit, offset)
+    return MappingPage(rows=rows, total=total)
 
 
 def export_mappings(engine: Engine, identity: Identity, filters: MappingFilter) -> pd.DataFrame:
     """Every mapping matching the filter, in list order, for download."""
-    where, params = _where(filters)
     with user_transaction(engine, identity) as conn:
-        return _frame(conn.execute(sa.text(_SELECT_MAPPINGS + where + _ORDER), params))
-
-
-def natural_key(text: str) -> tuple:
-    """Sort key that puts H2 before H10: digit runs compare as numbers."""
-    parts = re.split(r"(\d+)", text)
-    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p.casefold()) for p in parts if p)
+        return _rows(conn, filters, None, 0)[0]
 
 
 # The events' index (substation_id, circuit_id, timestamp DESC) is walked one circuit at a time
@@ -204,7 +282,7 @@ _CIRCUITS_SQL = """
 
 def _circuits(conn: Connection, substation_id: UUID) -> list[str]:
     rows = conn.scalars(sa.text(_CIRCUITS_SQL), {"substation_id": substation_id})
-    return sorted(rows, key=natural_key)
+    return sorted(rows, key=lambda circuit: (natural_key(circuit), circuit))
 
 
 def circuits_of_substation(engine: Engine, identity: Identity, substation_id: UUID) -> list[str]:

@@ -67,7 +67,8 @@ def search_customers(
     engine: Engine, identity: Identity, text: str, limit: int = 20
 ) -> list[CustomerChoice]:
     """Customers whose name or account number contains `text` (any case), for pickers: an exact
-    account number first, then names that start with the text, then the rest by name."""
+    account number first, then names that start with the text, then the rest by name. The
+    match runs in customer_ids_like() so the trigram indexes serve it under row-level security."""
     text = (text or "").strip()
     if limit < 1:
         raise ValidationError("The number of customers to show must be at least 1")
@@ -86,7 +87,7 @@ def search_customers(
                     """
                     SELECT id, name, account_number, customer_type
                     FROM public.customers
-                    WHERE name ILIKE :pattern OR account_number ILIKE :pattern
+                    WHERE id IN (SELECT id FROM public.customer_ids_like(:pattern))
                     ORDER BY lower(account_number) = lower(:text) DESC,
                              name ILIKE :prefix DESC, name, account_number
                     LIMIT :limit

@@ -31,8 +31,8 @@ def test_every_role_with_a_profile_sees_active_mappings_with_names_joined(
     assert page.total == 4
     assert list(page.rows.columns) == MAPPING_COLUMNS
     assert list(zip(page.rows.substation_name, page.rows.circuit_id, page.rows.customer_name)) == [
-        ("North", "H10", "Bolt Foods"),
         ("North", "H2", "Acme Steel"),
+        ("North", "H10", "Bolt Foods"),
         ("South", "H1", "Acme Steel"),
         ("South", "H7", "Crane Works"),
     ]
@@ -60,7 +60,7 @@ def test_filters_combine_and_total_counts_all_pages(engine, world, listed):
 
     assert names(MappingFilter(substation_id=world.north)) == (
         2,
-        [("North", "H10", "Bolt Foods"), ("North", "H2", "Acme Steel")],
+        [("North", "H2", "Acme Steel"), ("North", "H10", "Bolt Foods")],
     )
     assert names(MappingFilter(substation_id=world.north, circuit_id="H2")) == (
         1,
@@ -78,7 +78,34 @@ def test_filters_combine_and_total_counts_all_pages(engine, world, listed):
     total, rows = names(MappingFilter(include_inactive=True, substation_id=world.north))
     assert total == 3 and ("North", "H1", "Bolt Foods") in rows
     # A page of one row still reports every match.
-    assert names(MappingFilter(), limit=1, offset=1) == (4, [("North", "H2", "Acme Steel")])
+    assert names(MappingFilter(), limit=1, offset=1) == (4, [("North", "H10", "Bolt Foods")])
+    assert names(MappingFilter(), limit=10, offset=4) == (4, [])
+
+
+def test_pages_cut_across_circuits_and_substations_add_up_to_the_export(engine, world):
+    """Every page size and offset gives exactly the slice of the full ordered list."""
+    owner(
+        engine,
+        "WITH new AS (INSERT INTO customers (account_number, name)"
+        " SELECT 'K-' || g, 'Kunde ' || chr(90 - g) FROM generate_series(1, 14) AS g"
+        " RETURNING id, account_number)"
+        " INSERT INTO customer_transformer_matching (customer_id, substation_id, circuit_id, active)"
+        " SELECT id, CASE WHEN n % 3 = 0 THEN :south ELSE :north END,"
+        " CASE WHEN n % 3 = 0 THEN 'H1' ELSE (ARRAY['H1', 'H2', 'H10'])[n % 3 + 1] END, n % 5 <> 0"
+        " FROM (SELECT id, substr(account_number, 3)::int AS n FROM new) AS x",
+        north=world.north,
+        south=world.south,
+    )
+    for include_inactive in (False, True):
+        f = MappingFilter(include_inactive=include_inactive)
+        everything = svc.export_mappings(engine, world.viewer, f)
+        keys = [(r.substation_name, r.circuit_id, r.customer_name) for r in everything.itertuples()]
+        assert keys == sorted(keys, key=lambda k: (k[0], svc.natural_key(k[1]), k[2]))
+        for size in (1, 2, 3, 5, 7):
+            for offset in range(len(everything) + 1):
+                page = svc.list_mappings(engine, world.viewer, f, limit=size, offset=offset)
+                assert page.total == len(everything)
+                assert list(page.rows.id) == list(everything.id[offset : offset + size])
 
 
 def test_customer_text_wildcards_are_taken_literally(engine, world, listed):
@@ -142,3 +169,36 @@ def test_statistics_for_a_user_without_profile_are_empty(engine, world, listed):
     stats = svc.mapping_statistics(engine, world.nobody)
     assert (stats.active_mappings, stats.mapped_customers, stats.circuits_covered) == (0, 0, 0)
     assert stats.by_substation.empty
+
+
+def test_customer_text_search_uses_the_trigram_indexes(engine, world):
+    """Why customer_ids_like() exists: as the user, the read policy is a security qual and ILIKE
+    is not leakproof, so the trigram indexes are unusable; with definer rights they serve."""
+    owner(
+        engine,
+        "INSERT INTO customers (account_number, name)"
+        " SELECT 'T' || lpad(g::text, 6, '0'), md5(g::text) FROM generate_series(1, 5000) AS g",
+    )
+    owner(engine, "ANALYZE customers")
+    query = (
+        "EXPLAIN SELECT c.id FROM public.customers AS c"
+        " WHERE c.name ILIKE '%acme%' OR c.account_number ILIKE '%acme%'"
+    )
+    with db.owner_transaction(engine) as conn:  # what the definer-rights function runs
+        conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
+        as_definer = "\n".join(conn.scalars(sa.text(query)))
+    with db.user_transaction(engine, world.viewer) as conn:
+        conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
+        as_user = "\n".join(conn.scalars(sa.text(query)))
+    assert "customers_name_trgm_idx" in as_definer
+    assert "customers_account_number_trgm_idx" in as_definer
+    assert "trgm_idx" not in as_user
+    page = svc.list_mappings(engine, world.viewer, MappingFilter(customer_text="T000042"))
+    assert page.total == 0  # customers without mappings are not listed
+
+
+def test_the_text_search_function_gives_nothing_to_a_user_without_profile(engine, world):
+    for who, expected in ((world.viewer, 1), (world.nobody, 0)):
+        with db.user_transaction(engine, who) as conn:
+            found = conn.scalars(sa.text("SELECT id FROM public.customer_ids_like('%Acme%')")).all()
+        assert len(found) == expected
