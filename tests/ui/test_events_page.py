@@ -80,6 +80,17 @@ def open_events(identity, **query):
     return at
 
 
+def open_link(identity, **query):
+    """As a browser opening /events?...: the page file runs with the URL's query parameters
+    (opening app.py's default page first would let that page rewrite the URL)."""
+    at = logged_in(identity, page=EVENTS_PAGE)
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
 def table(at):
     """The event list as shown (the first dataframe)."""
     return at.dataframe[0].value
@@ -132,13 +143,7 @@ def test_filters_change_the_rows(login_user, event_data):
 
 
 def test_a_shared_link_opens_the_same_filtered_view(login_user, event_data):
-    # As a browser opening /events?substation=North&severity=Low: the page's widgets are seeded
-    # from the URL when they first appear (AppTest's switch_page would have drawn them already).
-    at = logged_in(login_user("viewer"), page=EVENTS_PAGE)
-    at.query_params["substation"] = "North"
-    at.query_params["severity"] = "Low"
-    at.run()
-    assert not at.exception, at.exception
+    at = open_link(login_user("viewer"), substation="North", severity="Low")
     assert at.selectbox(key="substation").value == event_data["north"]
     assert at.multiselect(key="severity").value == ["low"]
     assert list(table(at)["Circuit"]) == ["H2"]
@@ -178,11 +183,10 @@ def test_an_event_that_hit_nobody_says_so(login_user, event_data):
 
 def test_a_link_to_an_event_opens_its_details(login_user, event_data):
     event = event_data["events"]["south_h1_high"]
-    at = open_events(login_user("viewer"), event=str(event))
+    at = open_link(login_user("viewer"), event=str(event))
     assert [t.label for t in at.tabs] == ["Overview", "Customer Impact"]
     assert metrics(at)["Moderate"] == "1"
-    bad = open_events(login_user("viewer"), event="not-a-uuid")
-    assert not bad.tabs
+    assert not open_link(login_user("viewer"), event="not-a-uuid").tabs
 
 
 def test_paging_through_many_events(engine, login_user, app_env):
