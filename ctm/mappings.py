@@ -123,7 +123,8 @@ def _where(filters: MappingFilter) -> tuple[list[str], dict]:
         clauses.append("m.circuit_id = :circuit_id")
         params["circuit_id"] = filters.circuit_id.strip()
     if filters.customer_text is not None and filters.customer_text.strip():
-        params["pattern"] = like_pattern(filters.customer_text.strip())
+        params["text"] = filters.customer_text.strip()
+        params["pattern"] = like_pattern(params["text"])
     return clauses, params
 
 
@@ -152,16 +153,22 @@ def _groups(conn: Connection, clauses: list[str], params: dict) -> list[_Group]:
     Counting per circuit reads only the mappings table and its indexes: a mapping's customer and
     substation always exist (NOT NULL foreign keys) and every user who may read mappings may read
     both (same policy condition), so joining customers would change no count. With a customer
-    text, customer_ids_like() finds the customers through the trigram indexes."""
+    text of three characters or more, customer_ids_like() finds the customers through the
+    trigram indexes; a shorter text has no trigram, matches most customers, and is tested on
+    every customer row in one hash join instead."""
     conditions = list(clauses)
-    if "pattern" in params:
+    source = " FROM public.customer_transformer_matching AS m"
+    if "pattern" in params and len(params["text"]) >= 3:
         conditions.append("m.customer_id IN (SELECT id FROM public.customer_ids_like(:pattern))")
+    elif "pattern" in params:
+        source += " JOIN public.customers AS c ON c.id = m.customer_id"
+        conditions.append("(c.name ILIKE :pattern OR c.account_number ILIKE :pattern)")
     where = (" WHERE " + " AND ".join(conditions)) if conditions else ""
     rows = conn.execute(
         sa.text(
             "SELECT g.substation_id, s.name, g.circuit_id, g.n FROM ("
             " SELECT m.substation_id, m.circuit_id, count(*) AS n"
-            " FROM public.customer_transformer_matching AS m"
+            + source
             + where
             + " GROUP BY m.substation_id, m.circuit_id) AS g"
             " JOIN public.substations AS s ON s.id = g.substation_id"
@@ -187,6 +194,9 @@ _PAGE_SQL = """
 """
 
 
+_FEW_CIRCUITS = 16
+
+
 def _rows(
     conn: Connection, filters: MappingFilter, limit: int | None, offset: int
 ) -> tuple[pd.DataFrame, int]:
@@ -206,7 +216,14 @@ def _rows(
         return pd.DataFrame(columns=MAPPING_COLUMNS), total
     conditions = list(clauses)
     if "pattern" in params:
-        conditions.append("m.customer_id IN (SELECT id FROM public.customer_ids_like(:pattern))")
+        if len(chosen) <= _FEW_CIRCUITS or len(params["text"]) < 3:
+            # A few circuits hold the page: test their rows, cheaper than searching again.
+            conditions.append("(c.name ILIKE :pattern OR c.account_number ILIKE :pattern)")
+        else:
+            # Matches spread thin over many circuits: start from the matching customers.
+            conditions.append(
+                "m.customer_id IN (SELECT id FROM public.customer_ids_like(:pattern))"
+            )
     sql = _PAGE_SQL + (" WHERE " + " AND ".join(conditions) if conditions else "")
     sql += " ORDER BY g.position, c.name, c.account_number, m.id OFFSET :skip"
     page_params = {

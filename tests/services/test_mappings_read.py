@@ -83,29 +83,44 @@ def test_filters_combine_and_total_counts_all_pages(engine, world, listed):
 
 
 def test_pages_cut_across_circuits_and_substations_add_up_to_the_export(engine, world):
-    """Every page size and offset gives exactly the slice of the full ordered list."""
+    """Every page size and offset gives exactly the slice of the full ordered list, for filters
+    whose matches sit in a few circuits or spread over many (more than _FEW_CIRCUITS)."""
     owner(
         engine,
         "WITH new AS (INSERT INTO customers (account_number, name)"
-        " SELECT 'K-' || g, 'Kunde ' || chr(90 - g) FROM generate_series(1, 14) AS g"
-        " RETURNING id, account_number)"
+        " SELECT 'K-' || g, CASE WHEN g % 4 = 0 THEN 'Zed ' ELSE 'Kunde ' END || chr(65 + g % 26)"
+        " FROM generate_series(1, 48) AS g RETURNING id, account_number)"
         " INSERT INTO customer_transformer_matching (customer_id, substation_id, circuit_id, active)"
-        " SELECT id, CASE WHEN n % 3 = 0 THEN :south ELSE :north END,"
-        " CASE WHEN n % 3 = 0 THEN 'H1' ELSE (ARRAY['H1', 'H2', 'H10'])[n % 3 + 1] END, n % 5 <> 0"
+        " SELECT id, CASE WHEN n % 3 = 0 THEN :south ELSE :north END, 'C' || (n % 22 + 1), n % 5 <> 0"
         " FROM (SELECT id, substr(account_number, 3)::int AS n FROM new) AS x",
         north=world.north,
         south=world.south,
     )
-    for include_inactive in (False, True):
-        f = MappingFilter(include_inactive=include_inactive)
+    filters = [
+        MappingFilter(),
+        MappingFilter(include_inactive=True),
+        MappingFilter(customer_text="kunde"),  # many circuits: search by customer ids
+        MappingFilter(customer_text="zed", include_inactive=True),
+        MappingFilter(customer_text="K-1"),  # account numbers
+        MappingFilter(customer_text="ed"),  # shorter than a trigram
+        MappingFilter(customer_text="kunde", substation_id=world.south),
+    ]
+    for f in filters:
         everything = svc.export_mappings(engine, world.viewer, f)
+        assert len(everything) > 5, f
         keys = [(r.substation_name, r.circuit_id, r.customer_name) for r in everything.itertuples()]
         assert keys == sorted(keys, key=lambda k: (k[0], svc.natural_key(k[1]), k[2]))
-        for size in (1, 2, 3, 5, 7):
+        if f.customer_text:
+            text = f.customer_text.lower()
+            assert all(
+                text in r.customer_name.lower() or text in r.account_number.lower()
+                for r in everything.itertuples()
+            )
+        for size in (1, 3, 7, 200):
             for offset in range(len(everything) + 1):
                 page = svc.list_mappings(engine, world.viewer, f, limit=size, offset=offset)
-                assert page.total == len(everything)
-                assert list(page.rows.id) == list(everything.id[offset : offset + size])
+                assert page.total == len(everything), f
+                assert list(page.rows.id) == list(everything.id[offset : offset + size]), f
 
 
 def test_customer_text_wildcards_are_taken_literally(engine, world, listed):
