@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from ctm import db
 from ctm import mappings as svc
-from ctm.errors import StaleEdit
+from ctm.errors import DuplicateMapping, StaleEdit
 from ctm.mappings import MappingFilter
 
 
@@ -115,3 +115,46 @@ def test_a_save_racing_an_open_transaction_waits_and_then_sees_it_is_stale(engin
     assert "was changed by Ada at" in outcome["result"]
     row = stored(engine, mapping.id)
     assert (row.circuit_id, row.version) == ("H2", 2)
+
+
+def test_two_people_creating_the_same_mapping_at_once_get_one_row_and_a_clear_message(
+    engine, world
+):
+    """B checks for a duplicate while A's insert is not committed yet: the unique index makes B
+    wait, and when A commits B's insert fails with 23505, reported as DuplicateMapping."""
+    outcome: dict = {}
+    a_ctx = db.user_transaction(engine, world.admin)
+    a_conn = a_ctx.__enter__()
+    try:
+        a_conn.execute(
+            sa.text(
+                "INSERT INTO customer_transformer_matching (customer_id, substation_id, circuit_id)"
+                " VALUES (:c, :s, 'H2')"
+            ),
+            {"c": world.bolt, "s": world.north},
+        )
+
+        def b_creates():
+            try:
+                svc.create_mapping(engine, world.operator, world.bolt, world.north, "H2")
+                outcome["result"] = "created"
+            except DuplicateMapping as exc:
+                outcome["result"] = str(exc)
+
+        b = threading.Thread(target=b_creates)
+        b.start()
+        b.join(timeout=1.0)
+        assert b.is_alive(), "B must wait on the unique index while A's insert is open"
+    finally:
+        a_ctx.__exit__(None, None, None)
+    b.join(timeout=10)
+    assert outcome["result"] == "Customer Bolt Foods (ACC-1002) is already mapped to North / H2"
+    with db.owner_transaction(engine) as conn:
+        count = conn.scalar(
+            sa.text(
+                "SELECT count(*) FROM customer_transformer_matching"
+                " WHERE customer_id = :c AND circuit_id = 'H2'"
+            ),
+            {"c": world.bolt},
+        )
+    assert count == 1
