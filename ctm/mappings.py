@@ -242,6 +242,12 @@ def _frame(result: sa.CursorResult) -> pd.DataFrame:
     return pd.DataFrame(result.fetchall(), columns=MAPPING_COLUMNS)
 
 
+def _one_snapshot(engine: Engine) -> Engine:
+    """The engine, its transactions REPEATABLE READ: the per-circuit counts and the page are two
+    statements and must see the same rows (a read-only transaction never fails to serialize)."""
+    return engine.execution_options(isolation_level="REPEATABLE READ")
+
+
 def list_mappings(
     engine: Engine,
     identity: Identity,
@@ -254,14 +260,14 @@ def list_mappings(
     customer name, and the exact number of matching mappings."""
     if limit < 1 or offset < 0:
         raise ValidationError("A page needs at least one row and an offset of 0 or more")
-    with user_transaction(engine, identity) as conn:
+    with user_transaction(_one_snapshot(engine), identity) as conn:
         rows, total = _rows(conn, filters, limit, offset)
     return MappingPage(rows=rows, total=total)
 
 
 def export_mappings(engine: Engine, identity: Identity, filters: MappingFilter) -> pd.DataFrame:
     """Every mapping matching the filter, in list order, for download."""
-    with user_transaction(engine, identity) as conn:
+    with user_transaction(_one_snapshot(engine), identity) as conn:
         return _rows(conn, filters, None, 0)[0]
 
 
