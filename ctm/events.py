@@ -138,11 +138,11 @@ def _where(filters: EventFilter) -> tuple[str, dict]:
     clauses: list[str] = []
     params: dict = {}
     if filters.date_from is not None:
-        clauses.append('e."timestamp" >= CAST(:date_from AS date)')
+        clauses.append('e."timestamp" >= CAST(CAST(:date_from AS date) AS timestamptz)')
         params["date_from"] = filters.date_from
     if filters.date_to is not None:
         # The whole last day: everything before the next midnight.
-        clauses.append('e."timestamp" < CAST(:date_to_next AS date)')
+        clauses.append('e."timestamp" < CAST(CAST(:date_to_next AS date) AS timestamptz)')
         params["date_to_next"] = filters.date_to + timedelta(days=1)
     if filters.substation_id is not None:
         clauses.append("e.substation_id = :substation_id")

@@ -55,7 +55,7 @@ def _bar(frame: pd.DataFrame, value: str, title: str, *, fmt: str = ",d") -> alt
                 alt.Tooltip(f"{value}:Q", title=title, format=fmt),
             ],
         )
-        .properties(height=alt.Step(18))
+        .properties(height=alt.Step(22))
     )
 
 
@@ -80,7 +80,7 @@ def _known_vs_covered(frame: pd.DataFrame) -> alt.Chart:
             color=alt.Color("measure:N", title=None, sort=["Known", "Covered"]),
             tooltip=["substation_name:N", "measure:N", "circuits:Q"],
         )
-        .properties(height=alt.Step(10))
+        .properties(height=alt.Step(12))
     )
 
 
@@ -142,7 +142,7 @@ tiles[4].metric(
     f"(of {k.events_recent:,} events)",
 )
 tiles[5].metric(
-    f"Customer impacts ({days} d)",
+    f"Impacts ({days} d)",
     f"{k.impacts_recent:,}",
     help=f"{k.impacts_all:,} impacts in all",
 )

@@ -99,7 +99,7 @@ def test_kpi_tiles_match_sql_counts(engine, login_user, coverage_data, role):
         "Circuits covered": f"{covered} of {known}",
         "Mapped customers": str(customers),
         "Blind-spot events (90 d)": str(blind),
-        "Customer impacts (90 d)": str(recent_impacts),
+        "Impacts (90 d)": str(recent_impacts),
     }
 
 
