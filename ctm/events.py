@@ -191,7 +191,10 @@ def list_events(
         f"SELECT count(*) FROM (SELECT 1 FROM public.pq_events AS e WHERE {where}"
         " LIMIT :cap) AS capped"
     )
-    with user_transaction(engine, identity) as conn:
+    # One snapshot for the page and the count, so the total agrees with the rows shown even while
+    # another system is ingesting events.
+    snapshot = engine.execution_options(isolation_level="REPEATABLE READ")
+    with user_transaction(snapshot, identity) as conn:
         result = conn.execute(page_sql, {**params, "limit": limit, "offset": offset})
         rows = pd.DataFrame(result.fetchall(), columns=EVENT_COLUMNS)
         total = conn.scalar(count_sql, {**params, "cap": COUNT_CAP + 1})
