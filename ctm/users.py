@@ -55,7 +55,7 @@ def check_role(role: str) -> str:
     return role
 
 
-def hash_password(password: str) -> str:
+def hash_password(password: str, rounds: int = BCRYPT_ROUNDS) -> str:
     """A bcrypt hash of a password that meets the length rules."""
     if password is None or len(password) < MIN_PASSWORD_CHARS:
         raise UserError(f"the password is too short: use at least {MIN_PASSWORD_CHARS} characters")
@@ -65,7 +65,7 @@ def hash_password(password: str) -> str:
             f"the password is too long: bcrypt uses at most {MAX_PASSWORD_BYTES} bytes "
             f"and this one has {len(encoded)} (UTF-8)"
         )
-    return bcrypt.hashpw(encoded, bcrypt.gensalt(rounds=BCRYPT_ROUNDS)).decode("ascii")
+    return bcrypt.hashpw(encoded, bcrypt.gensalt(rounds=rounds)).decode("ascii")
 
 
 def _profile_id(conn: Connection, username: str) -> UUID:
