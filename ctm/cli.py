@@ -267,7 +267,14 @@ def _user_call(fn, *args, **kwargs):
     "--password-stdin", is_flag=True, help="Read the password from the first line of stdin."
 )
 @pass_context
-def users_add(ctx, username, role, full_name, email, password_stdin) -> None:
+def users_add(
+    ctx: Context,
+    username: str,
+    role: str,
+    full_name: str | None,
+    email: str | None,
+    password_stdin: bool,
+) -> None:
     """Add a login (password asked twice, or read from stdin)."""
     from ctm import users
 
@@ -282,7 +289,7 @@ def users_add(ctx, username, role, full_name, email, password_stdin) -> None:
 @click.argument("username")
 @click.argument("role", type=ROLE_CHOICE)
 @pass_context
-def users_set_role(ctx, username, role) -> None:
+def users_set_role(ctx: Context, username: str, role: str) -> None:
     """Give a user another role."""
     from ctm import users
 
@@ -296,7 +303,7 @@ def users_set_role(ctx, username, role) -> None:
     "--password-stdin", is_flag=True, help="Read the password from the first line of stdin."
 )
 @pass_context
-def users_set_password(ctx, username, password_stdin) -> None:
+def users_set_password(ctx: Context, username: str, password_stdin: bool) -> None:
     """Set a user's password (asked twice, or read from stdin)."""
     from ctm import users
 
@@ -310,7 +317,7 @@ def users_set_password(ctx, username, password_stdin) -> None:
 
 @users_group.command("list")
 @pass_context
-def users_list(ctx) -> None:
+def users_list(ctx: Context) -> None:
     """List the logins."""
     from ctm import users
 
@@ -342,6 +349,10 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 1
+    except KeyboardInterrupt:
+        # The transaction in progress (one backfill batch, the whole demo load) rolls back.
+        click.echo("ctm: interrupted; the unfinished transaction was rolled back", err=True)
+        return 130
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
