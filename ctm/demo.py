@@ -168,8 +168,7 @@ _DEMO_TABLES = (
     "customer_transformer_matching",
     "customers",
     "substations",
-    "profiles",
-)
+)  # demo profiles are reset in place, not deleted (see demo_profile_id)
 
 
 class DemoDataRefused(Exception):
@@ -238,6 +237,12 @@ def _cumulative(pairs: tuple[tuple[str, float], ...]) -> list[float]:
     return list(itertools.accumulate(p[1] for p in pairs))
 
 
+def demo_profile_id(username: str) -> uuid.UUID:
+    """The same for every seed: --force with another seed keeps the demo users' profiles (rows
+    outside the demo data may name them as editor), it only resets them."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"https://ctm.invalid/demo-data/profile/{username}")
+
+
 class _Ids:
     """Deterministic UUIDs: the same seed and the same key give the same id."""
 
@@ -262,7 +267,7 @@ def _generate(seed: int, as_of: date) -> _Grid:
     rng = random.Random(seed)
     ids = _Ids(seed)
     epoch = datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC)
-    profile_ids = {u[0]: ids("profile", u[0]) for u in DEMO_USERS}
+    profile_ids = {u[0]: demo_profile_id(u[0]) for u in DEMO_USERS}
 
     # Substations: a 132 kV backbone, 33 kV zone substations and 11 kV distribution ones.
     places = rng.sample(_PLACES, SUBSTATIONS)
@@ -556,7 +561,7 @@ def _remove_demo_rows(conn: Connection) -> dict[str, int]:
             {"t": table},
         )
         removed[table] = result.rowcount
-    conn.execute(sa.text("DELETE FROM ctm_private.demo_rows"))
+    conn.execute(sa.text("DELETE FROM ctm_private.demo_rows WHERE table_name <> 'profiles'"))
     return removed
 
 
@@ -632,7 +637,6 @@ def load_demo_data(
             + [("customers", c[0]) for c in grid.customers]
             + [("customer_transformer_matching", m[0]) for m in grid.mappings]
             + [("pq_events", e[0]) for e in grid.events]
-            + [("profiles", grid.demo_profile_ids[u]) for u in users]
         )
         _copy(cur, "ctm_private.demo_rows", "table_name, id", demo_rows)
         impacts = conn.scalar(
@@ -671,31 +675,65 @@ def _owner(grid: _Grid, profile_id: uuid.UUID) -> str:
 
 
 def _load_users(conn: Connection, grid: _Grid, say: Callable[[str], None]):
-    """Create the demo logins whose usernames are free; a same-named real user is left alone."""
+    """Create the demo logins whose usernames are free, reset the ones an earlier demo-data made
+    (role, name, password) and leave a same-named real user alone."""
     say("creating the demo users admin, operator and viewer")
-    taken = set(
-        conn.scalars(
-            sa.text("SELECT username FROM ctm_private.user_credentials WHERE username = ANY(:u)"),
+    existing = dict(
+        conn.execute(
+            sa.text(
+                "SELECT c.username, EXISTS (SELECT 1 FROM ctm_private.demo_rows AS d"
+                "  WHERE d.table_name = 'profiles' AND d.id = c.profile_id)"
+                " FROM ctm_private.user_credentials AS c WHERE c.username = ANY(:u)"
+            ),
             {"u": [u[0] for u in DEMO_USERS]},
         ).all()
     )
     created, skipped = [], []
     for username, password, role, full_name in DEMO_USERS:
-        if username in taken:
+        email = f"{username}@demo.ctm.invalid"
+        profile_id = grid.demo_profile_ids[username]
+        # The login page shows these passwords: a cheaper cost hides nothing here.
+        password_hash = hash_password(password, rounds=DEMO_BCRYPT_ROUNDS)
+        if username in existing and not existing[username]:
             skipped.append(username)
             continue
-        add_user_in(
-            conn,
-            username,
-            role,
-            # The login page shows these passwords: a cheaper cost hides nothing here.
-            hash_password(password, rounds=DEMO_BCRYPT_ROUNDS),
-            full_name,
-            f"{username}@demo.ctm.invalid",
-            user_id=grid.demo_profile_ids[username],
-        )
+        if username in existing:
+            conn.execute(
+                sa.text(
+                    "UPDATE public.profiles SET role = :r, full_name = :n, email = :e"
+                    " WHERE id = (SELECT profile_id FROM ctm_private.user_credentials"
+                    "             WHERE username = :u)"
+                ),
+                {"r": role, "n": full_name, "e": email, "u": username},
+            )
+            conn.execute(
+                sa.text(
+                    "UPDATE ctm_private.user_credentials SET password_hash = :h WHERE username = :u"
+                ),
+                {"h": password_hash, "u": username},
+            )
+        else:
+            # A demo profile whose login was removed by hand: it is a demo row, make it anew.
+            conn.execute(
+                sa.text(
+                    "DELETE FROM public.profiles AS p USING ctm_private.demo_rows AS d"
+                    " WHERE d.table_name = 'profiles' AND d.id = p.id AND p.id = :id"
+                ),
+                {"id": profile_id},
+            )
+            add_user_in(conn, username, role, password_hash, full_name, email, user_id=profile_id)
+            conn.execute(
+                sa.text(
+                    "INSERT INTO ctm_private.demo_rows (table_name, id) VALUES ('profiles', :id)"
+                    " ON CONFLICT DO NOTHING"
+                ),
+                {"id": profile_id},
+            )
         conn.execute(
-            sa.text("INSERT INTO ctm_private.demo_users (username, password) VALUES (:u, :p)"),
+            sa.text(
+                "INSERT INTO ctm_private.demo_users (username, password) VALUES (:u, :p)"
+                " ON CONFLICT (username) DO UPDATE SET password = EXCLUDED.password"
+            ),
             {"u": username, "p": password},
         )
         created.append(username)

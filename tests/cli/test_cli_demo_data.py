@@ -191,7 +191,7 @@ def test_same_seed_with_force_gives_identical_rows_and_another_seed_does_not(dem
     first = _snapshot(engine)
     again, _ = _load(url, "--force")
     assert again.returncode == 0, again.stderr
-    assert "removed 25,533 rows of the earlier demo data" in again.stdout
+    assert "removed 25,530 rows of the earlier demo data" in again.stdout
     assert _snapshot(engine) == first
     other, _ = _load(url, "--force", "--seed", "7")
     assert other.returncode == 0, other.stderr
@@ -229,6 +229,17 @@ def test_force_keeps_rows_it_did_not_create(demo_db):
             {"s": sub},
         )
     users.add_user(engine, "alice", "operator", "alice-password")
+    # The demo admin edited the foreign mapping and changed its own password since.
+    admin_id = users.identity_for(engine, "admin").user_id
+    with db.owner_transaction(engine) as conn:
+        conn.execute(
+            sa.text(
+                "UPDATE customer_transformer_matching SET updated_by = :a WHERE customer_id = :c"
+            ),
+            {"a": admin_id, "c": cust},
+        )
+    users.set_password(engine, "admin", "changed-by-hand")
+    assert [u for u, _, _ in users.demo_logins(engine)] == ["operator", "viewer"]
     foreign = """
         SELECT (SELECT count(*) FROM substations WHERE code = 'FOREIGN'),
                (SELECT count(*) FROM customers WHERE account_number = 'F-1'),
@@ -246,6 +257,19 @@ def test_force_keeps_rows_it_did_not_create(demo_db):
     assert result.returncode == 0, result.stderr
     assert rows(engine, foreign) == before
     assert users.identity_for(engine, "alice").role == "operator"
+    # Demo users are reset in place: same profile, so the foreign mapping still names its editor.
+    assert users.identity_for(engine, "admin").user_id == admin_id
+    assert (
+        scalar(
+            engine,
+            "SELECT updated_by FROM customer_transformer_matching WHERE customer_id = :c",
+            c=cust,
+        )
+        == admin_id
+    )
+    assert [u for u, _, _ in users.demo_logins(engine)] == ["admin", "operator", "viewer"]
+    creds = users.login_credentials(engine)["usernames"]["admin"]
+    assert bcrypt.checkpw(b"admin-demo", creds["password"].encode())
     assert scalar(engine, "SELECT count(*) FROM substations") == 31
     assert scalar(engine, "SELECT count(*) FROM pq_events") == 20001
 
