@@ -8,10 +8,14 @@ from ui import session
 session.configure_page()
 identity = session.login_gate()
 if identity is None:
-    # Registering a (hidden) page while logged out still switches Streamlit from the legacy pages/
-    # mode to this router, and every other URL then lands here, on the login form.
-    st.navigation([st.Page(session.run_login_page(), title="Log in")], position="hidden").run()
+    # Registering (hidden) pages while logged out switches Streamlit from the legacy pages/ mode
+    # to this router; every page URL then shows the login form and nothing else.
+    st.navigation(session.logged_out_pages(), position="hidden").run()
 else:
-    navigation = st.navigation(session.navigation_pages(identity.role))
+    sections = session.navigation_pages(identity.role)
+    if not sections:
+        st.error("Your role gives access to no page. Ask an administrator.")
+        st.stop()
+    navigation = st.navigation(sections)
     session.user_sidebar(identity)
     navigation.run()

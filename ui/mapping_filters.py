@@ -55,6 +55,7 @@ def sidebar_filters(engine: Engine, identity: Identity) -> tuple[MappingFilter, 
             key=SUBSTATION,
             bind="query-params",
             on_change=_substation_changed,
+            placeholder="All substations",
         )
         circuits = circuits_of_substation(engine, identity, substation_id) if substation_id else []
         circuit = st.selectbox(
@@ -64,6 +65,7 @@ def sidebar_filters(engine: Engine, identity: Identity) -> tuple[MappingFilter, 
             key=CIRCUIT,
             bind="query-params",
             on_change=_reset_page,
+            placeholder="All circuits",
             disabled=substation_id is None,
             help="Choose a substation first: circuit names repeat across substations.",
         )

@@ -27,6 +27,7 @@ WRONG_LOGIN = "Username or password is incorrect"
 _AUTHENTICATOR_WIDGET_KEY = "init"
 _IDENTITY_KEY = "ctm_identity"
 LOGIN_PANEL = "ctm-login"
+_LOGIN_RUN_KEY = "ctm_login_run"
 
 
 @dataclass(frozen=True)
@@ -195,6 +196,9 @@ def login_gate() -> Identity | None:
         # Logged in by this very run: hide the form drawn above it (no st.rerun here, so the
         # cookie component inside the panel still runs in the browser and remembers the login).
         st.html(f"<style>.st-key-{LOGIN_PANEL} {{display: none;}}</style>")
+        st.session_state[_LOGIN_RUN_KEY] = True
+    else:
+        st.session_state[_LOGIN_RUN_KEY] = False
     username = st.session_state.get("username")
     identity = users.identity_for(engine, username) if username else None
     if identity is None:
@@ -228,13 +232,34 @@ def user_sidebar(identity: Identity) -> None:
 
 
 def navigation_pages(role: str) -> dict[str, list[st.Page]]:
-    """The st.navigation sections for a role: only the pages ROLE_PAGES grants it."""
+    """The st.navigation sections for a role: only the pages ROLE_PAGES grants it.
+
+    Streamlit serves its default page at "/" only, so a hidden default page forwards to the
+    role's first page and every real page keeps its own URL (/mappings, /events, ...)."""
     sections: dict[str, list] = {}
+    first: st.Page | None = None
     for key in ROLE_PAGES.get(role, ()):
         spec = PAGES[key]
-        sections.setdefault(spec.section, []).append(
-            st.Page(spec.path, title=spec.title, icon=spec.icon, url_path=spec.url_path)
-        )
+        page = st.Page(spec.path, title=spec.title, icon=spec.icon, url_path=spec.url_path)
+        first = first or page
+        sections.setdefault(spec.section, []).append(page)
+    if first is None:
+        return {}
+
+    def start() -> None:
+        if not st.session_state.get(_LOGIN_RUN_KEY):
+            # Keep the query string: "/?substation=North" opens the first page filtered.
+            st.switch_page(first, query_params=st.query_params.to_dict())
+        # Switching now would rerun before the browser stores the login cookie; the cookie
+        # component's own rerun (or a click on a link) moves on to the first page.
+        st.subheader(f"Welcome, {st.session_state.get('name') or ''}")
+        for section in sections.values():
+            for page in section:
+                if page is not start_page:
+                    st.page_link(page)
+
+    start_page = st.Page(start, title="Start", default=True, visibility="hidden", url_path="start")
+    next(iter(sections.values())).insert(0, start_page)
     return sections
 
 
@@ -257,10 +282,22 @@ def require_user(roles: set[str] | None = None) -> tuple[Engine, Identity]:
     return app_engine(), identity
 
 
-def run_login_page() -> Callable[[], None]:
-    """The only page registered while logged out: the form is already drawn by the gate."""
+def logged_out_pages() -> list[st.Page]:
+    """What st.navigation gets while nobody is logged in: the login (default) plus every page's
+    URL, each showing only the login form the gate drew — so a deep link such as /events neither
+    errors nor opens anything, and after logging in the same URL opens the real page."""
 
     def login_page() -> None:
         return None
 
-    return login_page
+    def placeholder(key: str) -> Callable[[], None]:
+        def page() -> None:
+            return None
+
+        page.__name__ = f"login_for_{key}"
+        return page
+
+    return [st.Page(login_page, title="Log in", default=True)] + [
+        st.Page(placeholder(key), title=spec.title, url_path=spec.url_path)
+        for key, spec in PAGES.items()
+    ]
