@@ -55,7 +55,8 @@ def build_export() -> bytes:
     return dataframe_to_xlsx(frame, "Mappings", column_titles=EXPORT_TITLES)
 
 
-toolbar = st.columns([1.2, 1.2, 1.4, 4], vertical_alignment="center")
+toolbar = st.columns([1.2, 1.2, 1.4, 4] if can_edit else [1.4, 6.6], vertical_alignment="center")
+export_slot = toolbar[2] if can_edit else toolbar[0]
 if can_edit:
     toolbar[0].button(
         "Add mapping",
@@ -71,7 +72,7 @@ if can_edit:
         disabled=True,
         help="Bulk import from CSV/Excel arrives in a later release",
     )
-toolbar[2].download_button(
+export_slot.download_button(
     "Export to Excel",
     data=build_export,
     file_name=f"ctm_mappings_{date.today().isoformat()}.xlsx",
