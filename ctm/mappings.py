@@ -214,7 +214,13 @@ def _rows(
             break
     if not chosen:
         return pd.DataFrame(columns=MAPPING_COLUMNS), total
-    conditions = list(clauses)
+    # Repeated as plain conditions on m so the planner uses both columns of the circuit index
+    # (through the join alone it probed by substation and filtered the circuit afterwards).
+    conditions = [
+        *clauses,
+        "m.substation_id = ANY(CAST(:any_substations AS uuid[]))",
+        "m.circuit_id = ANY(CAST(:any_circuits AS text[]))",
+    ]
     if "pattern" in params:
         if len(chosen) <= _FEW_CIRCUITS or len(params["text"]) < 3:
             # A few circuits hold the page: test their rows, cheaper than searching again.
@@ -224,12 +230,14 @@ def _rows(
             conditions.append(
                 "m.customer_id IN (SELECT id FROM public.customer_ids_like(:pattern))"
             )
-    sql = _PAGE_SQL + (" WHERE " + " AND ".join(conditions) if conditions else "")
+    sql = _PAGE_SQL + " WHERE " + " AND ".join(conditions)
     sql += " ORDER BY g.position, c.name, c.account_number, m.id OFFSET :skip"
     page_params = {
         **params,
         "group_substations": [g.substation_id for g in chosen],
         "group_circuits": [g.circuit_id for g in chosen],
+        "any_substations": sorted({g.substation_id for g in chosen}, key=str),
+        "any_circuits": sorted({g.circuit_id for g in chosen}),
         "skip": skip,
     }
     if limit is not None:
