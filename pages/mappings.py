@@ -8,7 +8,7 @@ from datetime import date
 import streamlit as st
 
 from ctm.excel import dataframe_to_xlsx
-from ctm.mappings import export_mappings, mapping_statistics
+from ctm.mappings import export_mappings
 from ui import mapping_dialogs as dialogs
 from ui import mapping_grid as grid_ui
 from ui.feedback import service_errors
@@ -38,7 +38,7 @@ dialogs.show_pending_toast()
 
 with service_errors():
     filters, circuits = sidebar_filters(engine, identity)
-    stats = mapping_statistics(engine, identity)
+    stats = grid_ui.statistics(engine, identity)
 
 tiles = st.columns(4)
 tiles[0].metric("Active mappings", f"{stats.active_mappings:,}")

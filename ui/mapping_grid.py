@@ -17,7 +17,13 @@ from sqlalchemy.engine import Engine
 from ctm.db import Identity
 from ctm.errors import ServiceError
 from ctm.grid_commands import UpdateCommand, edits_to_commands
-from ctm.mappings import MappingFilter, list_mappings, update_mapping
+from ctm.mappings import (
+    MappingFilter,
+    MappingStats,
+    list_mappings,
+    mapping_statistics,
+    update_mapping,
+)
 from ui.mapping_filters import PAGE_SIZE, filter_token
 
 GRID_STATE = "ctm_grid"
@@ -49,9 +55,17 @@ def generation() -> int:
 
 
 def next_generation() -> None:
-    """Give the editor a new key: pending edits are dropped and the rows reload."""
+    """Give the editor a new key: pending edits are dropped and the rows (and tiles) reload."""
     st.session_state[SAVE_COUNTER] = generation() + 1
     st.session_state.pop(GRID_STATE, None)
+    statistics.clear()
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def statistics(_engine: Engine, identity: Identity) -> MappingStats:
+    """The tiles' figures: one grouped query over every mapping, so kept for a minute (and
+    dropped after any change made here) instead of being recounted on every rerun."""
+    return mapping_statistics(_engine, identity)
 
 
 def editor_key(filters: MappingFilter, page: int) -> str:

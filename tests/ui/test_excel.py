@@ -15,7 +15,7 @@ def sample() -> pd.DataFrame:
     return pd.DataFrame(
         {
             "id": [uuid4(), uuid4(), uuid4()],
-            "name": ["Short", "A <very> long & " + "x" * 80, None],
+            "name": ["Short\x01", "A <very> long & " + "x" * 80, None],
             "count": [1, 20, 300],
             "downtime": [Decimal("1.50"), None, Decimal("0.25")],
             "active": [True, False, True],
@@ -58,6 +58,7 @@ def test_cells_keep_their_types_dates_are_real_excel_dates():
     assert sheet["F2"].number_format == "yyyy-mm-dd hh:mm"
     assert sheet["G2"].value == datetime(2025, 1, 2) and sheet["G2"].is_date
     assert sheet["B3"].value.startswith("A <very> long & x")
+    assert sheet["B2"].value == "Short "  # a control character Excel cannot hold
     assert sheet["D3"].value is None and sheet["B4"].value is None and sheet["F4"].value is None
     assert sheet["E3"].value is False
 
