@@ -159,17 +159,9 @@ def _where(filters: EventFilter) -> tuple[str, dict]:
     return (" AND ".join(clauses) or "TRUE"), params
 
 
-def list_events(
-    engine: Engine,
-    identity: Identity,
-    filters: EventFilter,
-    *,
-    limit: int = 100,
-    offset: int = 0,
-) -> EventPage:
-    """Events matching `filters`, newest first, `limit` rows from `offset`, with the total count."""
-    if limit < 1 or offset < 0:
-        raise ValidationError(f"Paging needs limit ≥ 1 and offset ≥ 0 (got {limit}, {offset})")
+def list_queries(filters: EventFilter) -> tuple[sa.TextClause, sa.TextClause, dict]:
+    """The page query (needs :limit, :offset), the capped count (needs :cap) and the filter's
+    parameters. Public so tests and benchmarks can EXPLAIN exactly what the list runs."""
     where, params = _where(filters)
     page_sql = sa.text(
         f"""
@@ -187,10 +179,26 @@ def list_events(
         ORDER BY e."timestamp" DESC, e.id DESC
         """
     )
+    # Stops counting past the cap: the cost stays bounded however many events match.
     count_sql = sa.text(
         f"SELECT count(*) FROM (SELECT 1 FROM public.pq_events AS e WHERE {where}"
         " LIMIT :cap) AS capped"
     )
+    return page_sql, count_sql, params
+
+
+def list_events(
+    engine: Engine,
+    identity: Identity,
+    filters: EventFilter,
+    *,
+    limit: int = 100,
+    offset: int = 0,
+) -> EventPage:
+    """Events matching `filters`, newest first, `limit` rows from `offset`, with the total count."""
+    if limit < 1 or offset < 0:
+        raise ValidationError(f"Paging needs limit ≥ 1 and offset ≥ 0 (got {limit}, {offset})")
+    page_sql, count_sql, params = list_queries(filters)
     # One snapshot for the page and the count, so the total agrees with the rows shown even while
     # another system is ingesting events.
     snapshot = engine.execution_options(isolation_level="REPEATABLE READ")
