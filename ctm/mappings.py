@@ -159,7 +159,11 @@ def _groups(conn: Connection, clauses: list[str], params: dict) -> list[_Group]:
     conditions = list(clauses)
     source = " FROM public.customer_transformer_matching AS m"
     if "pattern" in params and len(params["text"]) >= 3:
-        conditions.append("m.customer_id IN (SELECT id FROM public.customer_ids_like(:pattern))")
+        # A plain join (the ids are unique) probes the mappings once per customer found.
+        source = (
+            " FROM public.customer_ids_like(:pattern) AS found"
+            " JOIN public.customer_transformer_matching AS m ON m.customer_id = found.id"
+        )
     elif "pattern" in params:
         source += " JOIN public.customers AS c ON c.id = m.customer_id"
         conditions.append("(c.name ILIKE :pattern OR c.account_number ILIKE :pattern)")
