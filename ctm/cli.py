@@ -102,8 +102,7 @@ def db_url_command(ctx: Context) -> None:
     ctm command (or the app) to use it stops it again when it exits."""
     url = ctx.url
     if not ctx._explicit:
-        for server in db._embedded_servers.values():
-            server.cleanup_mode = None  # keep it up for psql
+        db.keep_embedded_servers_running()
     click.echo(url)
 
 

@@ -82,6 +82,14 @@ def embedded_server_url(data_dir: Path | None = None) -> str:
     return server.get_uri(EMBEDDED_DATABASE)
 
 
+def keep_embedded_servers_running() -> None:
+    """Leave the embedded servers this process started running after it exits (for psql); the
+    next process that joins one stops it when that process exits."""
+    with _embedded_lock:
+        for server in _embedded_servers.values():
+            server.cleanup_mode = None
+
+
 def database_url(explicit: str | None = None) -> str:
     """The database everything talks to: an explicit URL, else DATABASE_URL, else the embedded one."""
     url = explicit or os.environ.get("DATABASE_URL")

