@@ -1,11 +1,14 @@
 """app.py as a user meets it: the login gate, the sidebar, the pages each role gets."""
 
+import os
 import time
+import uuid
 
 import pytest
+import sqlalchemy as sa
 from streamlit.errors import StreamlitAPIException
 
-from ctm import demo
+from ctm import db, demo
 from tests.ui.conftest import PASSWORD, logged_in, new_app, texts
 from ui import session
 
@@ -122,3 +125,41 @@ def test_without_a_database_the_page_says_so_in_one_line(monkeypatch, app_env):
     [error] = at.error
     assert "cannot connect to PostgreSQL at 127.0.0.1:1/none" in error.value
     assert not at.text_input
+
+
+def test_database_url_without_migrations_says_to_run_ctm_migrate(server_url, monkeypatch, app_env):
+    name = f"ctm_unmigrated_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(db._sqlalchemy_url(server_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        url = sa.engine.make_url(db._sqlalchemy_url(server_url)).set(database=name)
+        monkeypatch.setenv("DATABASE_URL", url.render_as_string(hide_password=False))
+        at = new_app().run()
+        assert not at.exception
+        [error] = at.error
+        assert "run `ctm migrate` first" in error.value
+        assert not at.text_input
+        with db.owner_transaction(db.get_engine(os.environ["DATABASE_URL"])) as conn:
+            assert conn.scalar(sa.text("SELECT to_regclass('public.customers')")) is None
+    finally:
+        db.dispose_engines()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_embedded_default_opens_on_demo_data(monkeypatch, app_env, tmp_path):
+    """No DATABASE_URL: the embedded server is migrated and filled with the demo, so a fresh
+    machine opens on the login page with the demo logins."""
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("CTM_DATA_DIR", str(tmp_path / "embedded"))
+    at = new_app()
+    at.default_timeout = 180
+    at.run()
+    assert not at.exception
+    assert "admin-demo" in str(at.table[0].value)
+    at.text_input[0].input("admin")
+    at.text_input[1].input("admin-demo")
+    at.button[0].click().run()
+    assert not at.error and "Welcome, Ada Admin" in texts(at)
