@@ -196,7 +196,7 @@ def main() -> None:
             ),
         ]
         rows = []
-        worst_p95 = 0.0
+        worst_p95 = worst_trigram_p95 = 0.0
         load_before = os.getloadavg()[0]
         for label, f in cases:
             ours, page = timed(lambda f=f: list_mappings(engine, who, f, limit=PAGE), args.runs)
@@ -207,6 +207,8 @@ def main() -> None:
             assert len(page.rows) == len(naive_page), label
             p95 = common.percentile(ours, 95)
             worst_p95 = max(worst_p95, p95)
+            if "no trigram" not in label:
+                worst_trigram_p95 = max(worst_trigram_p95, p95)
             rows.append(
                 [
                     label,
@@ -256,7 +258,10 @@ def main() -> None:
         *("| " + " | ".join(r) + " |" for r in rows),
         "",
         (
-            f"Worst p95 over all filters: {worst_p95:.1f} ms (target: under 100 ms). Machine: "
+            f"Worst p95 over all filters: {worst_p95:.1f} ms; over all but the text shorter than "
+            f"three characters: {worst_trigram_p95:.1f} ms (target: under 100 ms). A text of one or "
+            "two characters has no trigram, so no index can find it: every customer name is tested. "
+            "Machine: "
             f"{os.cpu_count()} CPUs, 1-minute load average {load_before:.1f} before and "
             f"{load_after:.1f} after the timed runs (other work shares the machine)."
         ),

@@ -204,17 +204,21 @@ _FEW_CIRCUITS = 16
 def _rows(
     conn: Connection, filters: MappingFilter, limit: int | None, offset: int
 ) -> tuple[pd.DataFrame, int]:
+    """The rows [offset, offset + limit) of the ordered list (all from offset when limit is None)
+    and the number of matching mappings."""
     clauses, params = _where(filters)
     groups = _groups(conn, clauses, params)
     total = sum(g.count for g in groups)
     chosen: list[_Group] = []
-    skip = offset
+    skip = offset  # rows to drop from the first chosen circuit
+    held = 0  # rows the chosen circuits hold
     for group in groups:
         if not chosen and skip >= group.count:
             skip -= group.count
             continue
         chosen.append(group)
-        if limit is not None and sum(g.count for g in chosen) >= skip + limit:
+        held += group.count
+        if limit is not None and held >= skip + limit:
             break
     if not chosen:
         return pd.DataFrame(columns=MAPPING_COLUMNS), total
