@@ -7,6 +7,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg2
 import sqlparse
 from sqlalchemy.engine import Engine
 
@@ -123,7 +124,7 @@ def _apply(raw, migration: Migration) -> None:
     for line, statement in _statements(migration.sql):
         try:
             cur.execute(statement)
-        except Exception as exc:  # the driver's error, reported with file, line and statement
+        except psycopg2.Error as exc:  # reported with file, line and statement
             raw.rollback()
             first = " ".join(statement.split())
             first = first if len(first) <= 160 else first[:157] + "..."

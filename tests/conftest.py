@@ -18,7 +18,9 @@ from ctm.migrate import migrate
 
 def _with_database(url: str, name: str) -> str:
     u = sa.engine.make_url(db._sqlalchemy_url(url)).set(database=name)
-    return u.render_as_string(hide_password=False).replace("postgresql+psycopg2://", "postgresql://")
+    return u.render_as_string(hide_password=False).replace(
+        "postgresql+psycopg2://", "postgresql://"
+    )
 
 
 def _admin(url: str):
@@ -108,9 +110,15 @@ def make_user(engine):
                         "INSERT INTO profiles (id, full_name, email, role)"
                         " VALUES (:id, :name, :email, :role)"
                     ),
-                    {"id": user_id, "name": username.title(), "email": f"{username}@example.com",
-                     "role": role},
+                    {
+                        "id": user_id,
+                        "name": username.title(),
+                        "email": f"{username}@example.com",
+                        "role": role,
+                    },
                 )
-        return db.Identity(user_id=user_id, username=username, role=role or "", full_name=username.title())
+        return db.Identity(
+            user_id=user_id, username=username, role=role or "", full_name=username.title()
+        )
 
     return make
