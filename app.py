@@ -6,10 +6,12 @@ import streamlit as st
 from ui import session
 
 session.configure_page()
+# A run that does not know its page yet (a new tab or a reload of /events) keeps the URL's page.
+session.keep_requested_page()
 identity = session.login_gate()
 if identity is None:
-    # Registering (hidden) pages while logged out switches Streamlit from the legacy pages/ mode
-    # to this router; every page URL then shows the login form and nothing else.
+    # Every page URL is registered (hidden) while logged out, so it shows the login form and
+    # nothing else, and the same URL opens the page after logging in.
     st.navigation(session.logged_out_pages(), position="hidden").run()
 else:
     sections = session.navigation_pages(identity.role)

@@ -255,7 +255,7 @@ def main() -> None:
             f"with the impact trigger disabled (the page reads no impacts); built in {load_s:.1f} s."
         ),
         (
-            "Times are medians; page reruns are AppTest runs of app.py → pages/mappings.py as an "
+            "Times are medians; page reruns are AppTest runs of app.py → views/mappings.py as an "
             "operator under row-level security (server time: script, queries, serialisation)."
             " First load = a new session's first run with the statistics cache cleared; the other"
             " reruns reuse the tiles (cached 60 s, cleared by any change made on the page)."

@@ -1,8 +1,9 @@
 """The login gate and the app's database engine: who is logged in, and which pages they may use.
 
 app.py runs the gate once per run before st.navigation; every page file starts with
-`engine, identity = require_user()`, which reuses that run's gate or, when Streamlit runs the page
-file directly (legacy pages/ mode on a freshly started server), runs the gate itself.
+`engine, identity = require_user()`, which reuses that run's gate or, should Streamlit ever run
+the page file without app.py, runs the gate itself. The page files live in views/: a folder named
+pages/ would switch on Streamlit's legacy multipage mode on a freshly started server.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
 
 import streamlit as st
 import streamlit_authenticator as stauth
@@ -43,15 +45,15 @@ class PageSpec:
 
 PAGES: dict[str, PageSpec] = {
     "mappings": PageSpec(
-        "pages/mappings.py",
+        "views/mappings.py",
         "Customer Transformer Matching",
         "Data Maintenance",
         ":material/cable:",
         "mappings",
     ),
-    "events": PageSpec("pages/events.py", "Events", "Events", ":material/bolt:", "events"),
+    "events": PageSpec("views/events.py", "Events", "Events", ":material/bolt:", "events"),
     "statistics": PageSpec(
-        "pages/statistics.py", "Statistics", "Statistics", ":material/monitoring:", "statistics"
+        "views/statistics.py", "Statistics", "Statistics", ":material/monitoring:", "statistics"
     ),
 }
 
@@ -231,6 +233,25 @@ def user_sidebar(identity: Identity) -> None:
         st.stop()
 
 
+def keep_requested_page() -> None:
+    """Make st.navigation open the page named by the browser's URL when a run does not say which.
+
+    Until the browser has seen this session's first navigation message it knows only the main
+    script's hash (from the new-session message), so a rerun sent that early — the login cookie
+    reader mounting, a reload, a second tab — asks for that hash, and st.navigation would fall
+    back to the default page: /statistics would end on /mappings. Such a run still carries the
+    browser's real URL; its last path segment names the page. Call before st.navigation."""
+    ctx = get_script_run_ctx()
+    if ctx is None or ctx.context_info is None or not ctx.context_info.HasField("url"):
+        return
+    manager = ctx.pages_manager
+    if manager.intended_page_script_hash != manager.main_script_hash:
+        return
+    segment = unquote(urlsplit(ctx.context_info.url).path.rstrip("/").rpartition("/")[2])
+    if segment in {spec.url_path for spec in PAGES.values()}:
+        manager.set_script_intent("", segment)
+
+
 def navigation_pages(role: str) -> dict[str, list[st.Page]]:
     """The st.navigation sections for a role: only the pages ROLE_PAGES grants it.
 
@@ -269,7 +290,7 @@ def require_user(roles: set[str] | None = None) -> tuple[Engine, Identity]:
     if _gate_ran_this_run():
         identity = st.session_state.get(_IDENTITY_KEY)
     else:
-        # Streamlit ran this page file without app.py (legacy pages/ mode): guard it here.
+        # Streamlit ran this page file without app.py: guard it here.
         configure_page()
         identity = login_gate()
         if identity is not None:

@@ -61,7 +61,13 @@ def demo_db_url(server_url, template_url):
 
 
 @pytest.fixture(scope="module")
-def app_url(demo_db_url, tmp_path_factory):
+def app_env() -> dict[str, str]:
+    """Extra environment for the module's server; a test module overrides this fixture."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def app_url(demo_db_url, tmp_path_factory, app_env):
     """A freshly started `streamlit run app.py`; stopped (by its pid) after the module."""
     port = _free_port()
     env = {
@@ -70,6 +76,7 @@ def app_url(demo_db_url, tmp_path_factory):
         "CTM_COOKIE_KEY": "e2e-cookie-key-" + "x" * 32,
         "CTM_LOGIN_SLEEP_SECONDS": "0",
         "CTM_DATA_DIR": str(tmp_path_factory.mktemp("e2e-data")),
+        **app_env,
     }
     log = open(tmp_path_factory.mktemp("e2e-log") / "streamlit.log", "w")  # noqa: SIM115
     process = subprocess.Popen(

@@ -69,7 +69,7 @@ def test_every_role_gets_the_three_sections(login_user):
     for role in ("admin", "operator", "viewer"):
         at = logged_in(login_user(role)).run()
         assert not at.exception
-        for page in ("pages/mappings.py", "pages/events.py", "pages/statistics.py"):
+        for page in ("views/mappings.py", "views/events.py", "views/statistics.py"):
             at.switch_page(page).run()
             assert not at.exception, (role, page, at.exception)
 
@@ -78,12 +78,12 @@ def test_a_page_not_registered_for_a_role_cannot_be_opened(login_user, monkeypat
     monkeypatch.setitem(session.ROLE_PAGES, "viewer", ("mappings",))
     at = logged_in(login_user("viewer")).run()
     with pytest.raises((StreamlitAPIException, ValueError, KeyError, RuntimeError)):
-        at.switch_page("pages/statistics.py").run()
+        at.switch_page("views/statistics.py").run()
 
 
 def test_page_file_run_directly_shows_only_the_login_form(login_user, grid_data):
     login_user("admin")
-    for page in ("pages/mappings.py", "pages/events.py", "pages/statistics.py"):
+    for page in ("views/mappings.py", "views/events.py", "views/statistics.py"):
         at = new_app(page).run()
         assert not at.exception, (page, at.exception)
         assert login_form_only(at), page
@@ -91,7 +91,7 @@ def test_page_file_run_directly_shows_only_the_login_form(login_user, grid_data)
 
 
 def test_page_file_run_directly_still_guards_by_role(login_user, grid_data):
-    at = logged_in(login_user("viewer"), "pages/mappings.py").run()
+    at = logged_in(login_user("viewer"), "views/mappings.py").run()
     assert not at.exception
     assert not at.get("data_editor")
     assert [b.label for b in at.sidebar.button] == ["Log out"]

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from ctm.db import owner_transaction
 from tests.ui.conftest import logged_in, scalar, texts
 
-EVENTS_PAGE = "pages/events.py"
+EVENTS_PAGE = "views/events.py"
 
 
 @pytest.fixture

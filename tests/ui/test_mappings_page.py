@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from ctm import db
 from tests.ui.conftest import logged_in, scalar, texts
 
-PAGE = "pages/mappings.py"
+PAGE = "views/mappings.py"
 
 
 def open_page(identity, **query):

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from ctm.db import owner_transaction
 from tests.ui.conftest import logged_in, scalar, texts
 
-STATISTICS_PAGE = "pages/statistics.py"
+STATISTICS_PAGE = "views/statistics.py"
 
 
 @pytest.fixture

@@ -1,0 +1,77 @@
+"""Deep links in a real Chromium: a logged-in user who opens /events or /statistics in a new tab
+(or reloads it) stays on that page, and a logged-out user keeps the URL through the login.
+
+Before the fix, the login cookie reader's first rerun reached the server before the browser knew
+its page, so st.navigation fell back to the default page: /statistics → / → /mappings. The
+server runs with the production login pause, which makes that race happen every time."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+from ctm.settings import DEFAULT_LOGIN_SLEEP_SECONDS
+from tests.e2e.conftest import log_in, settle, shot
+
+pytestmark = pytest.mark.e2e
+
+DEEP_LINKS = [("events", "Events"), ("statistics", "Statistics")]
+WATCH_SECONDS = 3.0
+
+
+@pytest.fixture(scope="module")
+def app_env() -> dict[str, str]:
+    # The production pause on each logged-out run: a new session's first run then lasts long
+    # enough for the cookie reader's rerun to overtake it, as it does for real users.
+    return {"CTM_LOGIN_SLEEP_SECONDS": str(DEFAULT_LOGIN_SLEEP_SECONDS)}
+
+
+def assert_stays_on(tab, url: str, title: str) -> None:
+    """The page's title is on screen, no login form, and the URL never leaves `url` meanwhile."""
+    seen: set[str] = set()
+    deadline = time.monotonic() + WATCH_SECONDS
+    while time.monotonic() < deadline:
+        seen.add(tab.url)
+        tab.wait_for_timeout(150)
+    settle(tab)
+    seen.add(tab.url)
+    assert seen == {url}, f"URL moved while opening {url}: {sorted(seen)}"
+    expect(tab.get_by_role("heading", name=title, level=1, exact=True)).to_be_visible()
+    expect(tab.get_by_role("textbox", name="Username")).to_have_count(0)
+
+
+def test_logged_in_deep_link_in_new_tab_and_reload(page, app_url):
+    log_in(page, app_url, "admin", "admin-demo")
+    page.wait_for_url(f"{app_url}/mappings")
+    settle(page)
+    assert "ctm_login" in {cookie["name"] for cookie in page.context.cookies()}
+
+    for path, title in DEEP_LINKS:
+        url = f"{app_url}/{path}"
+        tab = page.context.new_page()
+        tab.set_default_timeout(20_000)
+        tab.goto(url)
+        settle(tab)
+        assert_stays_on(tab, url, title)
+        tab.reload()
+        settle(tab)
+        assert_stays_on(tab, url, title)
+        shot(tab, f"deep-link-{path}")
+        tab.close()
+
+
+def test_logged_out_deep_link_keeps_url_through_login(page, app_url):
+    url = f"{app_url}/statistics"
+    page.goto(url)
+    settle(page)
+    page.wait_for_timeout(1_000)
+    assert page.url == url
+    expect(page.get_by_role("textbox", name="Username")).to_be_visible()
+
+    page.get_by_role("textbox", name="Username").fill("admin")
+    page.get_by_role("textbox", name="Password").fill("admin-demo")
+    page.get_by_role("button", name="Log in").click()
+    settle(page)
+    assert_stays_on(page, url, "Statistics")
