@@ -5,7 +5,6 @@ Admins and operators can record an event by hand and see the customers it hit at
 from __future__ import annotations
 
 import re
-from collections import Counter
 from datetime import date, datetime, time, timedelta
 from uuid import UUID
 
@@ -17,8 +16,9 @@ from ctm.errors import NotFound
 from ctm.events import EventFilter, NewEvent
 from ctm.excel import dataframe_to_xlsx
 from ctm.mappings import circuits_of_substation
-from ctm.reference import Substation, list_substations
+from ctm.reference import list_substations
 from ui.feedback import service_errors
+from ui.place_filters import substation_and_circuit, substation_labels
 from ui.session import require_user
 
 engine, identity = require_user()
@@ -27,7 +27,7 @@ can_record = identity.role in ("admin", "operator")
 PAGE_SIZE = 100
 DEFAULT_DAYS = 30
 # Widget keys double as query parameter names: /events?substation=North&circuit=H1&severity=high
-SUBSTATION, CIRCUIT, DATES, SEVERITY, PAGE = "substation", "circuit", "dates", "severity", "page"
+DATES, SEVERITY, PAGE = "dates", "severity", "page"
 EVENT = "event"  # the selected event's id, kept in the URL so a link opens its details
 SHOWN = "events_shown"  # (table key, selected positions, row ids) of the last run's table
 GENERATION = "events_generation"  # bumped when an event is recorded: a fresh table, no stale pick
@@ -55,23 +55,9 @@ IMPACT_TITLES = {
 }
 
 
-def _labels(substations: list[Substation]) -> dict[UUID, str]:
-    """Names as shown and put in the URL; a name used twice gets its code to tell them apart."""
-    counts = Counter(s.name for s in substations)
-    return {
-        s.id: f"{s.name} ({s.code})" if counts[s.name] > 1 and s.code else s.name
-        for s in substations
-    }
-
-
 def _reset_page() -> None:
     st.session_state[PAGE] = 1
     _forget_selection()
-
-
-def _substation_changed() -> None:
-    st.session_state[CIRCUIT] = None
-    _reset_page()
 
 
 def _forget_selection() -> None:
@@ -92,24 +78,8 @@ def sidebar_filters(substations: dict[UUID, str]) -> EventFilter:
             on_change=_reset_page,
             help=f"Both days included. Default: the last {DEFAULT_DAYS} days.",
         )
-        substation_id = st.selectbox(
-            "Substation",
-            [None, *substations],
-            format_func=lambda v: "All substations" if v is None else substations[v],
-            key=SUBSTATION,
-            bind="query-params",
-            on_change=_substation_changed,
-        )
-        circuits = circuits_of_substation(engine, identity, substation_id) if substation_id else []
-        circuit = st.selectbox(
-            "Circuit",
-            [None, *circuits],
-            format_func=lambda v: "All circuits" if v is None else v,
-            key=CIRCUIT,
-            bind="query-params",
-            on_change=_reset_page,
-            disabled=substation_id is None,
-            help="Choose a substation first: circuit names repeat across substations.",
+        substation_id, circuit, _circuits = substation_and_circuit(
+            engine, identity, substations, on_change=_reset_page
         )
         severities = st.multiselect(
             "Severity",
@@ -125,7 +95,7 @@ def sidebar_filters(substations: dict[UUID, str]) -> EventFilter:
         date_from=date_from,
         date_to=date_to or date_from,
         substation_id=substation_id,
-        circuit_id=circuit if substation_id else None,
+        circuit_id=circuit,
         severities=tuple(severities),
     )
 
@@ -412,8 +382,8 @@ if message := st.session_state.pop(TOAST, None):
     st.toast(message, icon=":material/check_circle:")
 
 with service_errors():
-    substation_labels = _labels(list_substations(engine, identity))
-filters = sidebar_filters(substation_labels)
+    labels = substation_labels(list_substations(engine, identity))
+filters = sidebar_filters(labels)
 
 if can_record:
     st.button(
@@ -430,4 +400,4 @@ if selected is not None:
     event_details(selected)
 
 if can_record and st.session_state.get(RECORD_OPEN):
-    record_dialog(substation_labels, filters.substation_id)
+    record_dialog(labels, filters.substation_id)

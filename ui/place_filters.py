@@ -1,0 +1,66 @@
+"""The substation → circuit filter pair both list pages put in their sidebars, bound to the URL
+(?substation=North&circuit=H3); circuit names repeat across substations, so a circuit is chosen
+only within a substation."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from uuid import UUID
+
+import streamlit as st
+from sqlalchemy.engine import Engine
+
+from ctm.db import Identity
+from ctm.mappings import circuits_of_substation
+from ctm.reference import Substation
+
+# Widget keys double as the query parameter names.
+SUBSTATION, CIRCUIT = "substation", "circuit"
+
+
+def substation_labels(substations: list[Substation]) -> dict[UUID, str]:
+    """Names as shown (and put in the URL); a name used twice gets its code to tell them apart."""
+    counts = Counter(s.name for s in substations)
+    return {
+        s.id: f"{s.name} ({s.code})" if counts[s.name] > 1 and s.code else s.name
+        for s in substations
+    }
+
+
+def substation_and_circuit(
+    engine: Engine,
+    identity: Identity,
+    labels: dict[UUID, str],
+    on_change: Callable[[], None],
+) -> tuple[UUID | None, str | None, list[str]]:
+    """Draw the pair (inside the caller's sidebar); the chosen substation, circuit (None unless a
+    substation is chosen) and that substation's circuits. `on_change` runs after either changes;
+    a new substation also clears the circuit."""
+
+    def substation_changed() -> None:
+        st.session_state[CIRCUIT] = None
+        on_change()
+
+    substation_id = st.selectbox(
+        "Substation",
+        [None, *labels],
+        format_func=lambda v: "All substations" if v is None else labels[v],
+        key=SUBSTATION,
+        bind="query-params",
+        on_change=substation_changed,
+        placeholder="All substations",
+    )
+    circuits = circuits_of_substation(engine, identity, substation_id) if substation_id else []
+    circuit = st.selectbox(
+        "Circuit",
+        [None, *circuits],
+        format_func=lambda v: "All circuits" if v is None else v,
+        key=CIRCUIT,
+        bind="query-params",
+        on_change=on_change,
+        placeholder="All circuits",
+        disabled=substation_id is None,
+        help="Choose a substation first: circuit names repeat across substations.",
+    )
+    return substation_id, circuit if substation_id else None, circuits
