@@ -140,7 +140,8 @@ def delete_substation(engine: Engine, identity: Identity, substation_id: UUID) -
                 ).rowcount
         except sa.exc.DBAPIError as exc:
             code = sqlstate(exc)
-            if code == "23503":
+            # ON DELETE RESTRICT reports 23001 on PostgreSQL 18 and 23503 on 15.
+            if code in ("23503", "23001"):
                 raise InUse(
                     f"Substation {row.name} is still referred to by other records; it cannot be"
                     " deleted"
