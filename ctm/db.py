@@ -152,19 +152,43 @@ def dispose_engines() -> None:
         _engines.clear()
 
 
+CHANGE_SOURCES = ("app", "import", "cli", "sql")
+
+
+def _mark_changes(conn: Connection, source: str, batch_id: UUID | None) -> None:
+    """Tell the history triggers where this transaction's changes come from (local to it)."""
+    if source not in CHANGE_SOURCES:
+        raise ValueError(f"unknown change source {source!r}")
+    conn.execute(
+        sa.text(
+            "SELECT set_config('ctm.change_source', :source, true),"
+            " set_config('ctm.change_batch', :batch, true)"
+        ),
+        {"source": source, "batch": str(batch_id) if batch_id else ""},
+    )
+
+
 @contextmanager
-def owner_transaction(engine: Engine) -> Iterator[Connection]:
+def owner_transaction(
+    engine: Engine, *, source: str = "cli", batch_id: UUID | None = None
+) -> Iterator[Connection]:
     """A transaction as the connection's own role: migrations, login, CLI administration."""
     with engine.begin() as conn:
+        _mark_changes(conn, source, batch_id)
         yield conn
 
 
 @contextmanager
-def user_transaction(engine: Engine, identity: Identity) -> Iterator[Connection]:
+def user_transaction(
+    engine: Engine, identity: Identity, *, source: str = "app", batch_id: UUID | None = None
+) -> Iterator[Connection]:
     """A transaction that acts as `identity` exactly as Supabase would: role `authenticated`
-    and the JWT claims auth.uid() reads, both local to this transaction. Every policy applies."""
+    and the JWT claims auth.uid() reads, both local to this transaction. Every policy applies.
+    This is the unit of work: service cores take the connection it yields, so several calls
+    succeed or fail together."""
     claims = json.dumps({"sub": str(identity.user_id), "role": "authenticated"})
     with engine.begin() as conn:
+        _mark_changes(conn, source, batch_id)
         conn.execute(
             sa.text(
                 "SELECT set_config('request.jwt.claims', :claims, true),"
