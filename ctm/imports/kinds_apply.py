@@ -4,6 +4,7 @@ applying without errors — writes them with a few set-based statements."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -23,7 +24,13 @@ from ctm.imports.service import (
     _text,
     today_in,
 )
-from ctm.imports.values import check_account, parse_date, parse_decimal, parse_flag
+from ctm.imports.values import (
+    check_account,
+    parse_count,
+    parse_date,
+    parse_decimal,
+    parse_flag,
+)
 
 CUSTOMER_TYPES = ("residential", "commercial", "industrial")
 SUBSTATION_STATUSES = ("operational", "maintenance", "offline")
@@ -383,4 +390,279 @@ def _apply_mappings(
         )
 
 
-HANDLERS: dict[str, Any] = {"mappings": import_mappings}
+# Substations, circuits, meters: small reference tables, matched in Python, written set-based ----
+
+
+def _differences(given: dict[str, Any], stored: Any, headers: dict[str, str]) -> list[str]:
+    """'column old → new' for every given (non-empty) value that differs from the stored one."""
+    changes = []
+    for column, value in given.items():
+        if value is None:
+            continue
+        old = getattr(stored, column)
+        if isinstance(old, Decimal) or isinstance(value, Decimal):
+            same = old is not None and Decimal(str(old)) == Decimal(str(value))
+        else:
+            same = old == value
+        if not same:
+            changes.append(
+                f"{headers.get(column, column)} {old if old is not None else 'empty'} → {value}"
+            )
+    return changes
+
+
+def _write_changes(
+    conn: Connection,
+    table: str,
+    key_columns: list[str],
+    columns: list[str],
+    records: list[tuple],
+    defaults: dict[str, str] | None = None,
+) -> None:
+    """INSERT the rows marked 'insert' and UPDATE (keeping stored values where the file gives
+    none) the rows marked 'update', with one statement each, from a temporary table."""
+    if not records:
+        return
+    temp = f"ctm_import_{table.split('.')[-1]}"
+    all_columns = ["action", *key_columns, *columns]
+    conn.execute(
+        sa.text(
+            f"CREATE TEMPORARY TABLE {temp} ON COMMIT DROP AS"
+            f" SELECT ''::text AS action, {', '.join(key_columns + columns)} FROM {table} LIMIT 0"
+        )
+    )
+    _copy(conn, temp, all_columns, records)
+    sets = ", ".join(f"{c} = coalesce(r.{c}, t.{c})" for c in columns)
+    on = " AND ".join(f"t.{k} = r.{k}" for k in key_columns)
+    if columns:
+        conn.execute(
+            sa.text(
+                f"UPDATE {table} AS t SET {sets} FROM {temp} AS r WHERE r.action = 'update' AND {on}"
+            )
+        )
+    defaults = defaults or {}
+    inserted = key_columns + columns
+    values = ", ".join(
+        f"coalesce(r.{c}, {defaults[c]})" if c in defaults else f"r.{c}" for c in inserted
+    )
+    conn.execute(
+        sa.text(
+            f"INSERT INTO {table} ({', '.join(inserted)}) SELECT {values} FROM {temp} AS r"
+            " WHERE r.action = 'insert'"
+        )
+    )
+
+
+def _text_values(rows: _Rows, column: str) -> list[str | None]:
+    return [_text(v) for v in rows.values(column)]
+
+
+def import_substations(conn: Connection, file: ImportFile, ctx: _Context) -> ImportPreview:
+    rows = _Rows(file)
+    names = _text_values(rows, "name")
+    rows.require("name", names)
+    codes = _text_values(rows, "code")
+    given = {
+        "voltage_level": _text_values(rows, "voltage_level"),
+        "region": _text_values(rows, "region"),
+        "latitude": rows.parsed("latitude", lambda v: _bounded(v, 90)),
+        "longitude": rows.parsed("longitude", lambda v: _bounded(v, 180)),
+        "status": rows.parsed("status", _lower_choice(SUBSTATION_STATUSES)),
+    }
+    stored = conn.execute(
+        sa.text(
+            "SELECT id, name, code, voltage_level, region, latitude, longitude, status"
+            " FROM public.substations"
+        )
+    ).all()
+    by_code = {name_key(s.code): s for s in stored if s.code}
+    by_name: dict[str, list] = {}
+    for s in stored:
+        by_name.setdefault(name_key(s.name), []).append(s)
+    rows.duplicates(
+        [
+            ("code", name_key(c)) if c else ("name", name_key(n)) if n else None
+            for n, c in zip(names, codes, strict=True)
+        ],
+        "substation (code, or name without a code)",
+    )
+    records = []
+    for i, name in enumerate(names):
+        if rows.failed[i]:
+            continue
+        code = codes[i]
+        match = by_code.get(name_key(code)) if code else None
+        if match is None:
+            same_name = by_name.get(name_key(name), [])
+            if code:
+                same_name = [s for s in same_name if not s.code]
+            if len(same_name) > 1:
+                rows.error(
+                    i,
+                    "name",
+                    f"{len(same_name)} substations are named {name!r}: add the code column",
+                )
+                continue
+            match = same_name[0] if same_name else None
+        values = {"name": name, "code": code, **{c: v[i] for c, v in given.items()}}
+        if match is None:
+            rows.outcome[i] = "new"
+            rows.note(i, "new substation")
+            records.append(("insert", None, *values.values()))
+            continue
+        changes = _differences(values, match, file.headers)
+        if changes:
+            rows.outcome[i] = "changed"
+            rows.note(i, "; ".join(changes))
+            records.append(("update", match.id, *values.values()))
+        else:
+            rows.note(i, "already as in the file")
+    preview = rows.preview("substations")
+    if ctx.apply and not preview.error_rows:
+        _write_changes(
+            conn,
+            "public.substations",
+            ["id"],
+            ["name", "code", *given],
+            records,
+            defaults={"id": "gen_random_uuid()", "status": "'operational'"},
+        )
+    return preview
+
+
+def _bounded(value: Any, limit: int) -> Decimal | None:
+    number = parse_decimal(value, minimum=None)
+    if number is not None and abs(number) > limit:
+        raise ValueError(f"{value!r} is outside −{limit} … {limit}")
+    return number
+
+
+def import_circuits(conn: Connection, file: ImportFile, ctx: _Context) -> ImportPreview:
+    rows = _Rows(file)
+    substation_texts = _text_values(rows, "substation")
+    rows.require("substation", substation_texts)
+    circuits = [canonical_circuit(v) if v else None for v in _text_values(rows, "circuit")]
+    rows.require("circuit", circuits)
+    given = {
+        "description": _text_values(rows, "description"),
+        "customers_served": rows.parsed("customers_served", parse_count),
+        "max_mapped_customers": rows.parsed("max_mapped_customers", parse_count),
+        "active": rows.parsed("active", parse_flag),
+        "retired_on": rows.parsed("retired_on", parse_date),
+    }
+    substation_ids = _substations(rows, conn, substation_texts)
+    rows.duplicates(
+        [(s, c) if s and c else None for s, c in zip(substation_ids, circuits, strict=True)],
+        "substation and circuit",
+    )
+    stored = {
+        (r.substation_id, r.circuit_id): r
+        for r in conn.execute(
+            sa.text(
+                "SELECT substation_id, circuit_id, description, customers_served,"
+                " max_mapped_customers, active, retired_on FROM public.substation_circuits"
+            )
+        )
+    }
+    records = []
+    for i, circuit in enumerate(circuits):
+        if rows.failed[i]:
+            continue
+        values = {c: v[i] for c, v in given.items()}
+        match = stored.get((substation_ids[i], circuit))
+        if match is None:
+            rows.outcome[i] = "new"
+            rows.note(i, f"registers circuit {circuit}")
+            records.append(("insert", substation_ids[i], circuit, *values.values()))
+            continue
+        changes = _differences(values, match, file.headers)
+        if changes:
+            rows.outcome[i] = "changed"
+            rows.note(i, "; ".join(changes))
+            records.append(("update", substation_ids[i], circuit, *values.values()))
+        else:
+            rows.note(i, "already registered as in the file")
+    preview = rows.preview("circuits")
+    if ctx.apply and not preview.error_rows:
+        _write_changes(
+            conn,
+            "public.substation_circuits",
+            ["substation_id", "circuit_id"],
+            list(given),
+            records,
+            defaults={"active": "true"},
+        )
+    return preview
+
+
+def import_meters(conn: Connection, file: ImportFile, ctx: _Context) -> ImportPreview:
+    rows = _Rows(file)
+    meters = _text_values(rows, "meter_id")
+    rows.require("meter_id", meters)
+    substation_texts = _text_values(rows, "substation")
+    rows.require("substation", substation_texts)
+    circuits = [canonical_circuit(v) if v else None for v in _text_values(rows, "circuit")]
+    given = {
+        "voltage_level": _text_values(rows, "voltage_level"),
+        "site_id": _text_values(rows, "site_id"),
+        "location": _text_values(rows, "location"),
+        "active": rows.parsed("active", parse_flag),
+    }
+    substation_ids = _substations(rows, conn, substation_texts)
+    _circuits(rows, conn, ctx, substation_ids, circuits, substation_texts)
+    rows.duplicates(meters, "meter name")
+    stored = {
+        r.meter_id: r
+        for r in conn.execute(
+            sa.text(
+                "SELECT id, meter_id, substation_id, circuit_id, voltage_level, site_id,"
+                " location, active FROM public.pq_meters"
+            )
+        )
+    }
+    records = []
+    for i, meter in enumerate(meters):
+        if rows.failed[i]:
+            continue
+        values = {
+            "meter_id": meter,
+            "substation_id": substation_ids[i],
+            "circuit_id": circuits[i],
+            **{c: v[i] for c, v in given.items()},
+        }
+        match = stored.get(meter)
+        if match is None:
+            rows.outcome[i] = "new"
+            rows.note(i, "new meter")
+            records.append(("insert", None, *values.values()))
+            continue
+        changes = _differences(values, match, {**file.headers, "substation_id": "substation"})
+        if changes:
+            rows.outcome[i] = "changed"
+            rows.note(
+                i,
+                "; ".join(c for c in changes if not c.startswith("substation "))
+                or "moved to another substation",
+            )
+            records.append(("update", match.id, *values.values()))
+        else:
+            rows.note(i, "already as in the file")
+    preview = rows.preview("meters")
+    if ctx.apply and not preview.error_rows:
+        _write_changes(
+            conn,
+            "public.pq_meters",
+            ["id"],
+            ["meter_id", "substation_id", "circuit_id", *given],
+            records,
+            defaults={"id": "gen_random_uuid()", "active": "true"},
+        )
+    return preview
+
+
+HANDLERS: dict[str, Any] = {
+    "mappings": import_mappings,
+    "substations": import_substations,
+    "circuits": import_circuits,
+    "meters": import_meters,
+}
