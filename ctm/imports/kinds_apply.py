@@ -76,8 +76,14 @@ def _circuits(
     """Unknown circuits: registered for admins (a note), a row error for everyone else."""
     registry = CircuitNames(conn, sorted({s for s in substation_ids if s}, key=str))
     may_register = roles.can(ctx.role, roles.Action.SYNC_IMPORT)
-    for i, (substation_id, circuit) in enumerate(zip(substation_ids, circuits, strict=True)):
-        if substation_id is None or circuit is None or registry.known(substation_id, circuit):
+    known: dict[tuple, bool] = {}
+    for i, pair in enumerate(zip(substation_ids, circuits, strict=True)):
+        substation_id, circuit = pair
+        if substation_id is None or circuit is None:
+            continue
+        if pair not in known:
+            known[pair] = registry.known(substation_id, circuit)
+        if known[pair]:
             continue
         where = substation_texts[i]
         if may_register:

@@ -6,17 +6,20 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 
+@lru_cache(maxsize=65536)
 def name_key(text: str) -> str:
     """What two names must share to be the same: letters and digits, any case, no spaces."""
     return re.sub(r"\s+", "", text).casefold()
 
 
+@lru_cache(maxsize=65536)
 def canonical_circuit(text: str) -> str:
     """Circuit names as the database stores them: trimmed, upper case ("h1 " is H1)."""
     return " ".join(text.split()).upper()

@@ -106,6 +106,22 @@ def _cell(value: object) -> object:
     return clean_text(value)
 
 
+def _clean_column(values: list[object]) -> list[object]:
+    """_cell over a column; columns repeat their values (substations, circuits), so each distinct
+    value is cleaned once."""
+    seen: dict[object, object] = {}
+    out = []
+    for value in values:
+        try:
+            cleaned = seen[value]
+        except KeyError:
+            cleaned = seen[value] = _cell(value)
+        except TypeError:  # unhashable: never from a cell, but be safe
+            cleaned = _cell(value)
+        out.append(cleaned)
+    return out
+
+
 def read_import_file(
     source: str | Path | bytes,
     spec: KindSpec,
@@ -367,7 +383,7 @@ def _table(
     body = frame.loc[frame.index > header_index]
     columns = list(headers)
     data = pd.DataFrame(
-        {column: [_cell(v) for v in body.iloc[:, positions[column]]] for column in columns},
+        {column: _clean_column(body.iloc[:, positions[column]].tolist()) for column in columns},
         index=body.index,
         dtype=object,
     )
