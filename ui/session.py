@@ -51,6 +51,9 @@ PAGES: dict[str, PageSpec] = {
         ":material/cable:",
         "mappings",
     ),
+    "history": PageSpec(
+        "views/history.py", "History", "Data Maintenance", ":material/history:", "history"
+    ),
     "events": PageSpec("views/events.py", "Events", "Events", ":material/bolt:", "events"),
     "statistics": PageSpec(
         "views/statistics.py", "Statistics", "Statistics", ":material/monitoring:", "statistics"
@@ -60,9 +63,9 @@ PAGES: dict[str, PageSpec] = {
 # Which pages each role may open. A page missing here is not registered for the role, so its URL
 # leads nowhere; viewers get read-only controls inside the pages they may open.
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
-    "admin": ("mappings", "events", "statistics"),
-    "operator": ("mappings", "events", "statistics"),
-    "viewer": ("mappings", "events", "statistics"),
+    "admin": ("mappings", "history", "events", "statistics"),
+    "operator": ("mappings", "history", "events", "statistics"),
+    "viewer": ("mappings", "history", "events", "statistics"),
 }
 
 ROLE_LABELS = {"admin": "Administrator", "operator": "Operator", "viewer": "Viewer"}
