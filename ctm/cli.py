@@ -183,12 +183,28 @@ def _batches(start: datetime, end: datetime, days: int) -> list[tuple[datetime, 
     show_default=True,
     help="Days of events per transaction.",
 )
+@click.option("--customer", "account", default=None, help="Only this customer (account number).")
+@click.option("--substation", default=None, help="Only events of this substation (name or code).")
+@click.option("--circuit", default=None, help="Only events of this circuit (e.g. H1).")
+@click.option(
+    "--dry-run", is_flag=True, help="Count the impacts it would create by level; write nothing."
+)
 @pass_context
-def backfill_command(ctx: Context, since: datetime | None, batch_days: int) -> None:
-    """Create the missing customer impacts of past events, set-based, one transaction per batch."""
+def backfill_command(
+    ctx: Context,
+    since: datetime | None,
+    batch_days: int,
+    account: str | None,
+    substation: str | None,
+    circuit: str | None,
+    dry_run: bool,
+) -> None:
+    """Create the missing customer impacts of past events, set-based, one transaction per batch,
+    from the mappings that applied on each event's date (validity dates honoured)."""
     engine = ctx.migrated_engine()
     since_ts = since.replace(tzinfo=UTC) if since else None
     with db.owner_transaction(engine) as conn:
+        scope = _backfill_scope(conn, account, substation, circuit)
         first, last = conn.execute(
             sa.text(
                 'SELECT min("timestamp"), max("timestamp") FROM public.pq_events'
@@ -214,19 +230,57 @@ def backfill_command(ctx: Context, since: datetime | None, batch_days: int) -> N
                     row = conn.execute(
                         sa.text(
                             "SELECT * FROM public.backfill_customer_impacts_between("
-                            "CAST(:lo AS timestamptz), CAST(:hi AS timestamptz))"
+                            "CAST(:lo AS timestamptz), CAST(:hi AS timestamptz),"
+                            " CAST(:customer AS uuid), CAST(:substation AS uuid),"
+                            " CAST(:circuit AS text), CAST(:dry_run AS boolean))"
                         ),
-                        {"lo": lo_arg, "hi": hi_arg},
+                        {"lo": lo_arg, "hi": hi_arg, "dry_run": dry_run, **scope},
                     ).one()
                 totals["events"] += row.events_scanned
                 for level in ("severe", "moderate", "minor"):
                     totals[level] += getattr(row, level)
     created = totals["severe"] + totals["moderate"] + totals["minor"]
+    verb = "impacts to create" if dry_run else "impacts created"
     click.echo(f"events scanned:  {totals['events']:,}")
     click.echo(
-        f"impacts created: {created:,} (severe {totals['severe']:,}, "
+        f"{verb}: {created:,} (severe {totals['severe']:,}, "
         f"moderate {totals['moderate']:,}, minor {totals['minor']:,})"
+        + (" — dry run, nothing written" if dry_run else "")
     )
+
+
+def _backfill_scope(
+    conn: sa.Connection, account: str | None, substation: str | None, circuit: str | None
+) -> dict:
+    """The backfill's scope as ids, or a CommandError naming what was not found."""
+    scope: dict = {"customer": None, "substation": None, "circuit": None}
+    if account is not None:
+        scope["customer"] = conn.scalar(
+            sa.text("SELECT id FROM public.customers WHERE account_number = :a"),
+            {"a": account.strip()},
+        )
+        if scope["customer"] is None:
+            raise CommandError(f"no customer with account number {account.strip()!r}")
+    if substation is not None:
+        found = conn.execute(
+            sa.text(
+                "SELECT id FROM public.substations"
+                " WHERE lower(name) = lower(:s) OR lower(code) = lower(:s)"
+            ),
+            {"s": substation.strip()},
+        ).all()
+        if not found:
+            raise CommandError(f"no substation named or coded {substation.strip()!r}")
+        if len(found) > 1:
+            raise CommandError(
+                f"{substation.strip()!r} names {len(found)} substations; use its code"
+            )
+        scope["substation"] = found[0].id
+    if circuit is not None:
+        scope["circuit"] = circuit.strip().upper()
+        if not scope["circuit"]:
+            raise CommandError("--circuit is empty")
+    return scope
 
 
 # users -------------------------------------------------------------------------------------------
