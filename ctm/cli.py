@@ -49,12 +49,18 @@ class Context:
             raise click.UsageError("--database-url came too late: the database was already opened")
         self._explicit = database_url
 
-    def announce(self, engine) -> None:
+    def announce(self, engine, *, at_start: bool = True) -> None:
         """Say on standard error which database a writing command acts on (host:port/database as
-        the server reports it, so a bare postgresql:// names what libpq chose; no password)."""
+        the server reports it, so a bare postgresql:// names what libpq chose; no password).
+        `at_start`: now, before a long run; otherwise once the command has done its work (a
+        refusal of bad input then stays the one line it should be: nothing was written)."""
         if not self._announced:
             self._announced = True
-            click.echo(f"ctm: database {db.describe_engine(engine)}", err=True)
+            line = f"ctm: database {db.describe_engine(engine)}"
+            if at_start:
+                click.echo(line, err=True)
+            else:
+                _after_success.append(line)
 
     @property
     def url(self) -> str:
@@ -66,7 +72,7 @@ class Context:
     def engine(self):
         return db.get_engine(self.url)
 
-    def migrated_engine(self, *, writes: bool = False):
+    def migrated_engine(self, *, writes: bool = False, at_start: bool = False):
         """The engine, once the schema is known to be complete; never migrates implicitly.
         `writes`: the command changes the database, so name it on standard error."""
         engine = self.engine
@@ -83,11 +89,13 @@ class Context:
                 f"(first: {pending[0]}): run `ctm migrate`"
             )
         if writes:
-            self.announce(engine)
+            self.announce(engine, at_start=at_start)
         return engine
 
 
 pass_context = click.make_pass_decorator(Context)
+# Lines a command prints on standard error only once it has succeeded (or failed in the database).
+_after_success: list[str] = []
 
 
 def _database_url_after_command(ctx: click.Context, _param, value: str | None) -> None:
@@ -185,7 +193,7 @@ def demo_data_command(ctx: Context, seed: int, force: bool, as_of: datetime | No
     """Fill the database with a realistic demo grid and the demo users admin/operator/viewer."""
     from ctm.demo import DemoDataRefused, load_demo_data
 
-    engine = ctx.migrated_engine(writes=True)
+    engine = ctx.migrated_engine(writes=True, at_start=True)
     try:
         summary = load_demo_data(
             engine,
@@ -259,7 +267,7 @@ def backfill_command(
 ) -> None:
     """Create the missing customer impacts of past events, set-based, one transaction per batch,
     from the mappings that applied on each event's date (validity dates honoured)."""
-    engine = ctx.migrated_engine(writes=True)
+    engine = ctx.migrated_engine(writes=True, at_start=True)
     since_ts = since.replace(tzinfo=UTC) if since else None
     with db.owner_transaction(engine) as conn:
         scope = _backfill_scope(conn, account, substation, circuit)
@@ -485,8 +493,11 @@ def users_list(ctx: Context) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: expected failures become one line on stderr and exit status 2."""
+    _after_success.clear()
     try:
         cli.main(args=argv, prog_name="ctm", standalone_mode=False)
+        for line in _after_success:
+            click.echo(line, err=True)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 1
@@ -501,6 +512,8 @@ def main(argv: list[str] | None = None) -> int:
         click.echo(f"ctm: {exc}", err=True)
         return 2
     except sa.exc.DBAPIError as exc:
+        for line in _after_success:
+            click.echo(line, err=True)
         # E.g. the server went away mid-command: one line, not a driver traceback.
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc).splitlines()[0]
         click.echo(f"ctm: database error: {reason}", err=True)
