@@ -580,6 +580,15 @@ def _check_replaceable(conn: Connection, grid: _Grid) -> None:
 def _remove_demo_rows(conn: Connection) -> dict[str, int]:
     removed = {}
     for table in _DEMO_TABLES:
+        if table == "substations":
+            # The registry rows of demo substations were made by the demo's events and mappings
+            # (the database registers circuits itself): they go with their substations.
+            conn.execute(
+                sa.text(
+                    "DELETE FROM public.substation_circuits AS r USING ctm_private.demo_rows AS d"
+                    " WHERE d.table_name = 'substations' AND d.id = r.substation_id"
+                )
+            )
         result = conn.execute(
             sa.text(
                 f"DELETE FROM public.{table} AS t USING ctm_private.demo_rows AS d"
