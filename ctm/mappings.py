@@ -484,6 +484,22 @@ def _duplicate(customer: str, account: str, substation: str, circuit: str) -> Du
     )
 
 
+# Refusals the database makes whoever writes (migrations 20261126000200): their messages are
+# written for people (they name the limit or the other mapping).
+_DATABASE_RULES = frozenset(
+    {
+        "substation_circuits_max_mapped_customers",
+        "customer_transformer_matching_no_overlap",
+        "customer_transformer_matching_no_reactivation",
+    }
+)
+
+
+def _first_line(exc: sa.exc.DBAPIError) -> str:
+    message = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+    return message[:1].upper() + message[1:]
+
+
 def _write(conn: Connection, sql: str, params: dict, duplicate: DuplicateMapping | None):
     """Run one write in a savepoint and turn the driver's refusals into service errors."""
     try:
@@ -491,6 +507,9 @@ def _write(conn: Connection, sql: str, params: dict, duplicate: DuplicateMapping
             return conn.execute(sa.text(sql), params)
     except sa.exc.DBAPIError as exc:
         code = sqlstate(exc)
+        if constraint_name(exc) in _DATABASE_RULES:
+            # The database's own sentence (limit, overlap, re-activation) is the message.
+            raise ValidationError(_first_line(exc)) from None
         if code == "23505" and duplicate is not None:
             raise duplicate from None
         if code == "23503":
@@ -595,7 +614,12 @@ def update_mapping(
         result = _write(
             conn,
             "UPDATE public.customer_transformer_matching"
-            " SET substation_id = :substation_id, circuit_id = :circuit_id, active = :active"
+            " SET substation_id = :substation_id, circuit_id = :circuit_id, active = :active,"
+            # Switching a mapping back on the day it was switched off undoes that: its period
+            # goes on. An earlier end stays (the database refuses: a new period is a new row).
+            " disconnected_on = CASE WHEN :active AND NOT active"
+            " AND disconnected_on = public.ctm_local_date(now()) THEN NULL"
+            " ELSE disconnected_on END"
             " WHERE id = :id AND version = :version",
             {
                 "substation_id": new_substation,
