@@ -62,26 +62,31 @@ def build_history(url: str) -> dict:
         conn.execute(
             sa.text(
                 """
-                WITH s AS (SELECT array_agg(id ORDER BY name) AS ids FROM substations),
-                     c AS (SELECT array_agg(id ORDER BY account_number) AS ids FROM customers),
-                     p AS (SELECT array_agg(id ORDER BY full_name) AS ids FROM profiles)
+                WITH s AS (SELECT id, row_number() OVER (ORDER BY name) - 1 AS n
+                           FROM substations),
+                     c AS (SELECT id, row_number() OVER (ORDER BY account_number) - 1 AS n
+                           FROM customers),
+                     p AS (SELECT id, row_number() OVER (ORDER BY full_name) - 1 AS n
+                           FROM profiles),
+                     g AS (SELECT g FROM generate_series(1, :rows) AS g)
                 INSERT INTO audit_log (table_name, row_id, action, old_values, new_values,
                                        changed_by, changed_at, source, batch_id,
                                        substation_id, customer_id)
                 SELECT 'customer_transformer_matching', md5(g::text)::uuid::text,
                        (ARRAY['INSERT','UPDATE','UPDATE','DELETE'])[1 + g % 4],
                        jsonb_build_object('circuit_id', 'H' || (g % 12), 'active', true,
-                                          'substation_id', s.ids[1 + g % :subs],
-                                          'customer_id', c.ids[1 + g % :customers]),
+                                          'substation_id', s.id, 'customer_id', c.id),
                        jsonb_build_object('circuit_id', 'H' || ((g + 1) % 12), 'active', g % 7 > 0,
-                                          'substation_id', s.ids[1 + g % :subs],
-                                          'customer_id', c.ids[1 + g % :customers]),
-                       CASE WHEN g % 10 = 0 THEN NULL ELSE p.ids[1 + g % :users] END,
+                                          'substation_id', s.id, 'customer_id', c.id),
+                       CASE WHEN g % 10 = 0 THEN NULL ELSE p.id END,
                        now() - make_interval(secs => (g * 63)::double precision),
                        (ARRAY['app','import','cli','sql'])[1 + g % 4],
                        CASE WHEN g % 4 = 1 THEN md5('batch' || (g / 5000))::uuid END,
-                       s.ids[1 + g % :subs], c.ids[1 + g % :customers]
-                FROM generate_series(1, :rows) AS g, s, c, p
+                       s.id, c.id
+                FROM g
+                JOIN s ON s.n = g.g % :subs
+                JOIN c ON c.n = g.g % :customers
+                JOIN p ON p.n = g.g % :users
                 """
             ),
             {"rows": HISTORY_ROWS, "subs": SUBSTATIONS, "customers": CUSTOMERS, "users": USERS},
