@@ -36,6 +36,9 @@ TOKEN_KEY = "ctm_session_token"  # the session token this browser session uses
 _IDENTITY_KEY = "ctm_identity"
 _REJECTED_COOKIE_KEY = "ctm_rejected_cookie"
 _NOTICE_KEY = "ctm_login_notice"  # (kind, text) shown above the form once
+# Set once this browser session has held a login: its cookie may exist although the page
+# request carried none (the login happened after the page was loaded).
+_MAY_HOLD_COOKIE_KEY = "ctm_may_hold_cookie"
 _USERNAME_KEY = "ctm_login_username"
 _PASSWORD_KEY = "ctm_login_password"
 
@@ -88,6 +91,7 @@ def _submit_login() -> None:
         fail_plainly(exc, "The login could not be checked.")
     if outcome.ok:
         st.session_state[TOKEN_KEY] = outcome.token
+        st.session_state[_MAY_HOLD_COOKIE_KEY] = True
         st.session_state.pop(_NOTICE_KEY, None)
         return
     # The pause slows guessing from one browser; the lock in the database stops the rest.
@@ -162,7 +166,7 @@ def _login_form() -> None:
             )
             st.form_submit_button("Log in", on_click=_submit_login, type="primary")
         _show_demo_logins()
-        if _browser_cookie():
+        if _browser_cookie() or st.session_state.get(_MAY_HOLD_COOKIE_KEY):
             _write_cookie(None)  # a cookie that logs nobody in is dropped from the browser
 
 
