@@ -321,7 +321,7 @@ def list_users(engine: Engine, actor: Identity | None = None) -> list[UserRecord
 
 
 def login_credentials(engine: Engine) -> dict:
-    """Every login in streamlit-authenticator 0.4.2's credentials format (bcrypt hashes)."""
+    """Every login as {"usernames": {name: {name, email, password (bcrypt hash), roles}}}."""
     with owner_transaction(engine) as conn:
         rows = conn.execute(
             sa.text(

@@ -1,16 +1,17 @@
 -- created_at tells when a row was first written: a logged-in writer cannot backdate it.
 --
--- For a writer acting as a user (role `authenticated` or `anon`, or with a user id in the JWT
--- claims) the database sets created_at on INSERT, whatever was given, and keeps it on UPDATE.
--- The connection owner (migrations, `ctm demo-data`, other systems' bulk loads, restores) may
--- still set it: those loads carry the origin system's own creation times.
+-- For a writer acting as a user (role `authenticated` or `anon`: the app's user transactions and
+-- Supabase's API alike) the database sets created_at on INSERT, whatever was given, and keeps it
+-- on UPDATE. The connection owner (migrations, `ctm demo-data`, restores) and other systems' own
+-- roles (bulk loads of the origin system's rows) may still set it. The test is on current_user
+-- only: an ingest role may have no right to call auth.uid().
 
 CREATE FUNCTION public.keep_created_at() RETURNS trigger
   LANGUAGE plpgsql
   SET search_path = ''
   AS $$
 BEGIN
-  IF current_user IN ('authenticated', 'anon') OR auth.uid() IS NOT NULL THEN
+  IF current_user IN ('authenticated', 'anon') THEN
     IF TG_OP = 'INSERT' THEN
       NEW.created_at := now();
     ELSE
