@@ -76,6 +76,12 @@ def migrated_pair(server_url, template_url):
     url = sa.engine.make_url(db._sqlalchemy_url(server_url)).set(database=name)
     supabase = sa.create_engine(url)
     plain = sa.create_engine(db._sqlalchemy_url(template_url))
+    with admin.connect() as conn:
+        existed = set(
+            conn.scalars(
+                sa.text("SELECT rolname FROM pg_roles WHERE rolname IN ('anon', 'service_role')")
+            )
+        )
     try:
         with supabase.begin() as conn:
             conn.execute(sa.text(SUPABASE_SETUP))
@@ -86,6 +92,12 @@ def migrated_pair(server_url, template_url):
         plain.dispose()
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            # Roles are cluster-wide: leave a shared server as it was when this test made them.
+            for role in {"anon", "service_role"} - existed:
+                try:
+                    conn.execute(sa.text(f"DROP ROLE IF EXISTS {role}"))
+                except sa.exc.DBAPIError:
+                    pass  # another database of the cluster was migrated meanwhile and names it
         admin.dispose()
 
 
