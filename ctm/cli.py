@@ -386,24 +386,31 @@ ROLE_CHOICE = click.Choice(["admin", "operator", "viewer"])
 
 @cli.group("users")
 def users_group() -> None:
-    """Login accounts: add, change role or password, list."""
+    """Login accounts: add, change role or password, disable, enable, unlock, remove, list."""
 
 
 def _read_password(password_stdin: bool) -> str:
-    if password_stdin or not sys.stdin.isatty():
+    """Asked twice on a terminal; from stdin's first line only when --password-stdin says so (a
+    pipe that was meant for something else must not silently become a password)."""
+    if password_stdin:
         line = sys.stdin.readline()
         if not line:
             raise CommandError("no password on standard input")
         return line.rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise CommandError(
+            "standard input is not a terminal, so the password cannot be asked twice: "
+            "pass --password-stdin to read it from the first line of standard input"
+        )
     return click.prompt("Password", hide_input=True, confirmation_prompt="Repeat the password")
 
 
 def _user_call(fn, *args, **kwargs):
-    from ctm.users import UserError
+    from ctm.errors import ServiceError
 
     try:
         return fn(*args, **kwargs)
-    except UserError as exc:
+    except ServiceError as exc:
         raise CommandError(str(exc)) from None
 
 
@@ -464,6 +471,50 @@ def users_set_password(ctx: Context, username: str, password_stdin: bool) -> Non
     click.echo(f"password of {username} changed")
 
 
+@users_group.command("disable")
+@click.argument("username")
+@pass_context
+def users_disable(ctx: Context, username: str) -> None:
+    """Stop a user from logging in and end all of their sessions."""
+    from ctm import users
+
+    changed = _user_call(users.disable_user, ctx.migrated_engine(), username)
+    click.echo(f"{username} is disabled" + ("" if changed else " (it already was)"))
+
+
+@users_group.command("enable")
+@click.argument("username")
+@pass_context
+def users_enable(ctx: Context, username: str) -> None:
+    """Let a disabled user log in again."""
+    from ctm import users
+
+    changed = _user_call(users.enable_user, ctx.migrated_engine(), username)
+    click.echo(f"{username} can log in" + ("" if changed else " (it was not disabled)"))
+
+
+@users_group.command("unlock")
+@click.argument("username")
+@pass_context
+def users_unlock(ctx: Context, username: str) -> None:
+    """Lift the lock that failed logins put on a username (known or not)."""
+    from ctm import users
+
+    was_locked = _user_call(users.unlock_user, ctx.migrated_engine(), username)
+    click.echo(f"{username} is unlocked" + ("" if was_locked else " (it was not locked)"))
+
+
+@users_group.command("remove")
+@click.argument("username")
+@pass_context
+def users_remove(ctx: Context, username: str) -> None:
+    """Delete a login and end its sessions (the last administrator cannot be removed)."""
+    from ctm import users
+
+    _user_call(users.remove_user, ctx.migrated_engine(), username)
+    click.echo(f"removed user {username}")
+
+
 @users_group.command("list")
 @pass_context
 def users_list(ctx: Context) -> None:
@@ -474,14 +525,20 @@ def users_list(ctx: Context) -> None:
     if not records:
         click.echo("no users yet: add one with `ctm users add USERNAME --role admin`")
         return
-    header = ("USERNAME", "ROLE", "NAME", "EMAIL", "CREATED", "DEMO")
+    header = ("USERNAME", "ROLE", "NAME", "EMAIL", "CREATED", "LAST_LOGIN", "STATE", "DEMO")
+
+    def when(moment) -> str:
+        return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if moment else "-"
+
     rows = [
         (
             r.username,
             r.role,
             r.full_name,
             r.email,
-            r.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
+            when(r.created_at),
+            when(r.last_login_at),
+            "disabled" if r.disabled else ("locked" if r.locked_until else "active"),
             "yes" if r.is_demo else "",
         )
         for r in records
