@@ -150,7 +150,6 @@ def preview_xlsx(preview: ImportPreview) -> bytes:
 
 _EXPORT_DETAILS = """
     SELECT m.id, c.customer_type, c.critical_customer, c.address, c.contract_demand_kva,
-           m.connected_since, m.disconnected_on,
            (m.disconnected_on IS NULL OR m.disconnected_on > :today)
              AND (m.active OR m.disconnected_on IS NOT NULL) AS live
     FROM public.customer_transformer_matching AS m
@@ -175,8 +174,6 @@ def mappings_export_xlsx(engine: Engine, identity: db.Identity, filters: Mapping
                 "critical_customer",
                 "address",
                 "contract_demand_kva",
-                "connected_since",
-                "disconnected_on",
                 "live",
             ],
         )
