@@ -78,9 +78,9 @@ def template_xlsx(engine: Engine, identity: db.Identity) -> bytes:
         cell.font, cell.fill = HEADER_FONT, HEADER_FILL
         data.column_dimensions[get_column_letter(index)].width = max(14, len(title) + 4)
         if title == "Account number":
-            # Text, so Excel keeps leading zeros of what people type or paste.
-            for row in range(2, 1002):
-                data.cell(row=row, column=index).number_format = "@"
+            # Text, so Excel keeps leading zeros of what people type; a column style, not cells,
+            # so rows appended by a program still start right under the header.
+            data.column_dimensions[get_column_letter(index)].number_format = "@"
     data.freeze_panes = "A2"
     lists = workbook.create_sheet("Lists")
     lists.append(["Substations", "Circuits"])

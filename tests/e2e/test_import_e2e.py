@@ -62,6 +62,7 @@ def test_template_fill_upload_preview_fix_apply(page, app_url, demo_db_url, tmp_
     assert page.get_by_role("button", name="Apply import").is_disabled()
     shot(page, "import_preview_with_error")
 
+    assert sheet.max_row == 3  # the rows sit right under the header
     sheet.cell(row=3, column=4).value = circuit.lower()  # the fix, as a person types it
     fixed = tmp_path / "fixed.xlsx"
     workbook.save(fixed)

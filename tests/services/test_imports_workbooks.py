@@ -95,6 +95,8 @@ def test_template_offers_registered_substations_and_circuits(engine, make_user):
     assert substations == ["North", "South"] and circuits == ["H1", "H2", "H10"]
     assert formulas["C2:C5000"] == "=Lists!$A$2:$A$3"
     assert formulas["D2:D5000"] == "=Lists!$B$2:$B$4"
+    sheet.append(["00042", "Appended", "North", "H1"])
+    assert sheet.max_row == 2  # a program's appended row lands right under the header
     assert template_csv().decode("utf-8-sig").startswith("Account number,Customer name,Substation")
 
 
