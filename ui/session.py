@@ -51,6 +51,16 @@ PAGES: dict[str, PageSpec] = {
         ":material/cable:",
         "mappings",
     ),
+    "substations": PageSpec(
+        "views/substations.py",
+        "Substations",
+        "Data Maintenance",
+        ":material/electric_bolt:",
+        "substations",
+    ),
+    "customers": PageSpec(
+        "views/customers.py", "Customers", "Data Maintenance", ":material/groups:", "customers"
+    ),
     "events": PageSpec("views/events.py", "Events", "Events", ":material/bolt:", "events"),
     "statistics": PageSpec(
         "views/statistics.py", "Statistics", "Statistics", ":material/monitoring:", "statistics"
@@ -60,9 +70,9 @@ PAGES: dict[str, PageSpec] = {
 # Which pages each role may open. A page missing here is not registered for the role, so its URL
 # leads nowhere; viewers get read-only controls inside the pages they may open.
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
-    "admin": ("mappings", "events", "statistics"),
-    "operator": ("mappings", "events", "statistics"),
-    "viewer": ("mappings", "events", "statistics"),
+    "admin": ("mappings", "substations", "customers", "events", "statistics"),
+    "operator": ("mappings", "substations", "customers", "events", "statistics"),
+    "viewer": ("mappings", "substations", "customers", "events", "statistics"),
 }
 
 ROLE_LABELS = {"admin": "Administrator", "operator": "Operator", "viewer": "Viewer"}
