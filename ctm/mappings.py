@@ -13,6 +13,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from ctm.circuits import circuit_names_in
 from ctm.db import Identity, user_transaction
 from ctm.errors import (
     DuplicateMapping,
@@ -287,45 +288,15 @@ def export_mappings(engine: Engine, identity: Identity, filters: MappingFilter) 
         return _rows(conn, filters, None, 0)[0]
 
 
-# The events' index (substation_id, circuit_id, timestamp DESC) is walked one circuit at a time
-# ("skip scan"): each step jumps to the next larger circuit id, so a substation with millions of
-# events and ten circuits costs about ten index probes.
-_CIRCUITS_SQL = """
-    WITH RECURSIVE event_circuits AS (
-        (SELECT e.circuit_id FROM public.pq_events AS e
-         WHERE e.substation_id = :substation_id AND e.circuit_id IS NOT NULL
-         ORDER BY e.circuit_id LIMIT 1)
-        UNION ALL
-        SELECT (SELECT e.circuit_id FROM public.pq_events AS e
-                WHERE e.substation_id = :substation_id AND e.circuit_id > ec.circuit_id
-                ORDER BY e.circuit_id LIMIT 1)
-        FROM event_circuits AS ec
-        WHERE ec.circuit_id IS NOT NULL
-    ),
-    mapping_circuits AS (
-        (SELECT m.circuit_id FROM public.customer_transformer_matching AS m
-         WHERE m.substation_id = :substation_id
-         ORDER BY m.circuit_id LIMIT 1)
-        UNION ALL
-        SELECT (SELECT m.circuit_id FROM public.customer_transformer_matching AS m
-                WHERE m.substation_id = :substation_id AND m.circuit_id > mc.circuit_id
-                ORDER BY m.circuit_id LIMIT 1)
-        FROM mapping_circuits AS mc
-        WHERE mc.circuit_id IS NOT NULL
-    )
-    SELECT circuit_id FROM event_circuits WHERE circuit_id IS NOT NULL
-    UNION
-    SELECT circuit_id FROM mapping_circuits WHERE circuit_id IS NOT NULL
-"""
-
-
 def _circuits(conn: Connection, substation_id: UUID) -> list[str]:
-    rows = conn.scalars(sa.text(_CIRCUITS_SQL), {"substation_id": substation_id})
-    return sorted(rows, key=lambda circuit: (natural_key(circuit), circuit))
+    """The circuits a mapping may use: registered and not retired (ctm.circuits), naturally
+    sorted. The registry, not the events: a new substation's first circuit is known as soon as an
+    admin registers it, and a retired one is refused even when an old browser tab offers it."""
+    return circuit_names_in(conn, substation_id)
 
 
 def circuits_of_substation(engine: Engine, identity: Identity, substation_id: UUID) -> list[str]:
-    """Circuits known for a substation — from its events and its mappings — sorted naturally."""
+    """Circuits a picker offers for a substation — registered, not retired — sorted naturally."""
     with user_transaction(engine, identity) as conn:
         return _circuits(conn, substation_id)
 
@@ -495,6 +466,33 @@ def _write(conn: Connection, sql: str, params: dict, duplicate: DuplicateMapping
         raise ServiceError("The mapping could not be saved; nothing was changed") from exc
 
 
+def create_mapping_in(
+    conn: Connection, customer_id: UUID, substation_id: UUID, circuit_id: str
+) -> Mapping:
+    """Map a customer to a circuit of a substation (admins and operators), in the caller's unit
+    of work."""
+    require_role(conn, WRITERS, "Your role does not allow adding mappings")
+    circuit = _clean_circuit(circuit_id)
+    customer = conn.execute(
+        sa.text("SELECT name, account_number FROM public.customers WHERE id = :id"),
+        {"id": customer_id},
+    ).one_or_none()
+    if customer is None:
+        raise ValidationError(f"Unknown customer {customer_id}: it does not exist any more")
+    substation = _substation_name(conn, substation_id)
+    _check_circuit(conn, substation_id, substation, circuit)
+    _check_no_duplicate(conn, customer_id, substation_id, circuit)
+    duplicate = _duplicate(customer.name, customer.account_number, substation, circuit)
+    new_id = _write(
+        conn,
+        "INSERT INTO public.customer_transformer_matching (customer_id, substation_id, circuit_id)"
+        " VALUES (:customer_id, :substation_id, :circuit_id) RETURNING id",
+        {"customer_id": customer_id, "substation_id": substation_id, "circuit_id": circuit},
+        duplicate,
+    ).scalar_one()
+    return _mapping(_load(conn, new_id))
+
+
 def create_mapping(
     engine: Engine,
     identity: Identity,
@@ -504,26 +502,7 @@ def create_mapping(
 ) -> Mapping:
     """Map a customer to a circuit of a substation (admins and operators)."""
     with user_transaction(engine, identity) as conn:
-        require_role(conn, WRITERS, "Your role does not allow adding mappings")
-        circuit = _clean_circuit(circuit_id)
-        customer = conn.execute(
-            sa.text("SELECT name, account_number FROM public.customers WHERE id = :id"),
-            {"id": customer_id},
-        ).one_or_none()
-        if customer is None:
-            raise ValidationError(f"Unknown customer {customer_id}: it does not exist any more")
-        substation = _substation_name(conn, substation_id)
-        _check_circuit(conn, substation_id, substation, circuit)
-        _check_no_duplicate(conn, customer_id, substation_id, circuit)
-        duplicate = _duplicate(customer.name, customer.account_number, substation, circuit)
-        new_id = _write(
-            conn,
-            "INSERT INTO public.customer_transformer_matching (customer_id, substation_id, circuit_id)"
-            " VALUES (:customer_id, :substation_id, :circuit_id) RETURNING id",
-            {"customer_id": customer_id, "substation_id": substation_id, "circuit_id": circuit},
-            duplicate,
-        ).scalar_one()
-        return _mapping(_load(conn, new_id))
+        return create_mapping_in(conn, customer_id, substation_id, circuit_id)
 
 
 def _locked_current(

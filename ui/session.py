@@ -58,6 +58,9 @@ PAGES: dict[str, PageSpec] = {
         ":material/electric_bolt:",
         "substations",
     ),
+    "meters": PageSpec(
+        "views/meters.py", "Meters", "Data Maintenance", ":material/speed:", "meters"
+    ),
     "customers": PageSpec(
         "views/customers.py", "Customers", "Data Maintenance", ":material/groups:", "customers"
     ),
@@ -70,9 +73,9 @@ PAGES: dict[str, PageSpec] = {
 # Which pages each role may open. A page missing here is not registered for the role, so its URL
 # leads nowhere; viewers get read-only controls inside the pages they may open.
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
-    "admin": ("mappings", "substations", "customers", "events", "statistics"),
-    "operator": ("mappings", "substations", "customers", "events", "statistics"),
-    "viewer": ("mappings", "substations", "customers", "events", "statistics"),
+    "admin": ("mappings", "substations", "meters", "customers", "events", "statistics"),
+    "operator": ("mappings", "substations", "meters", "customers", "events", "statistics"),
+    "viewer": ("mappings", "substations", "meters", "customers", "events", "statistics"),
 }
 
 ROLE_LABELS = {"admin": "Administrator", "operator": "Operator", "viewer": "Viewer"}

@@ -8,7 +8,7 @@ from datetime import date
 import streamlit as st
 
 from ctm.excel import dataframe_to_xlsx
-from ctm.mappings import export_mappings
+from ctm.mappings import circuits_of_substation, export_mappings
 from ui import mapping_dialogs as dialogs
 from ui import mapping_grid as grid_ui
 from ui.feedback import service_errors
@@ -37,7 +37,7 @@ st.caption(
 dialogs.show_pending_toast()
 
 with service_errors():
-    filters, circuits = sidebar_filters(engine, identity)
+    filters, _circuits = sidebar_filters(engine, identity)
     stats = grid_ui.statistics(engine, identity)
 
 tiles = st.columns(4)
@@ -100,7 +100,12 @@ elif not can_edit:
     st.caption("Read-only: viewers can look at mappings but not change them.")
     grid_ui.show_read_only(grid)
 else:
-    editable_circuits = circuits if filters.substation_id else None
+    # The grid offers the circuits a mapping may use: registered and not retired.
+    editable_circuits = (
+        circuits_of_substation(engine, identity, filters.substation_id)
+        if filters.substation_id
+        else None
+    )
     if editable_circuits is None:
         st.caption(
             "To change circuits, choose a substation in the sidebar: circuit names repeat "

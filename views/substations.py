@@ -8,6 +8,7 @@ import streamlit as st
 
 from ctm import roles
 from ctm import substations as svc
+from ui import circuit_panel
 from ui import reference_forms as forms
 from ui.feedback import service_errors
 from ui.place_filters import substation_labels
@@ -88,6 +89,7 @@ if chosen_id not in by_id:
 
 chosen = by_id[chosen_id]
 st.subheader(chosen.name)
+circuit_panel.show(engine, identity, chosen.id, chosen.name)
 if can_edit:
     with st.expander("Edit substation", icon=":material/edit:"):
         data = forms.substation_form(f"edit_substation_{chosen.id}", chosen)
