@@ -14,13 +14,48 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from ctm.db import Identity, user_transaction
-from ctm.errors import InUse, NotFound, PermissionDenied, ServiceError, ValidationError, sqlstate
+from ctm.errors import (
+    CircuitFull,
+    InUse,
+    NotFound,
+    PermissionDenied,
+    ServiceError,
+    ValidationError,
+    constraint_name,
+    sqlstate,
+)
 from ctm.permissions import require_in
 from ctm.roles import Action
 
 ADMINS_ONLY = "Only admins can add, change, retire or delete circuits"
 MAX_NAME = 64
 MAX_DESCRIPTION = 500
+
+
+LIMIT_CONSTRAINT = "substation_circuits_max_mapped_customers"
+_LIMIT_MESSAGE = re.compile(
+    r"circuit (?P<c>.+?) of substation (?P<s>.+?) is at its limit of (?P<n>\d+)"
+)
+
+
+def limit_refusal(exc: BaseException) -> CircuitFull | None:
+    """The database's max_mapped_customers refusal as the one domain error the grid, the dialogs
+    and the import show (None when `exc` is another error)."""
+    if constraint_name(exc) != LIMIT_CONSTRAINT:
+        return None
+    original = getattr(exc, "orig", exc)
+    diag = getattr(original, "diag", None)
+    text = (getattr(diag, "message_primary", None) or str(original)).strip()
+    match = _LIMIT_MESSAGE.search(text)
+    if match is None:
+        return CircuitFull(text[:1].upper() + text[1:])
+    limit = int(match["n"])
+    noun = "customer" if limit == 1 else "customers"
+    return CircuitFull(
+        f"Circuit {match['s']} / {match['c']} is full: it allows at most {limit} mapped {noun}"
+        " (max mapped customers). End a mapping there first, or raise the limit on the"
+        " Substations page"
+    )
 
 
 class CircuitInUse(InUse):
@@ -104,7 +139,7 @@ def list_circuits_in(
     """The substation's registered circuits in natural order, with current mappings and meters."""
     sql = _LIST_SQL + " WHERE c.substation_id = :s"
     if not include_retired:
-        sql += f" AND (c.retired_on IS NULL OR c.retired_on > {_TODAY})"
+        sql += " AND c.retired_on IS NULL"
     rows = conn.execute(sa.text(sql), {"s": substation_id})
     return sorted((_circuit(r) for r in rows), key=lambda c: natural_key(c.circuit_id))
 
@@ -117,11 +152,12 @@ def list_circuits(
 
 
 def circuit_names_in(conn: Connection, substation_id: UUID) -> list[str]:
-    """What pickers offer: registered circuits that are not retired today, naturally sorted."""
+    """What pickers offer: registered circuits that are neither retired nor scheduled to retire
+    (the mapping services refuse both), naturally sorted."""
     names = conn.scalars(
         sa.text(
             "SELECT circuit_id FROM public.substation_circuits WHERE substation_id = :s"
-            f" AND (retired_on IS NULL OR retired_on > {_TODAY})"
+            " AND retired_on IS NULL AND active"
         ),
         {"s": substation_id},
     )

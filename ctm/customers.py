@@ -210,7 +210,9 @@ def customer_list_queries(filters: CustomerFilter) -> tuple[sa.TextClause, sa.Te
         SELECT c.id, c.account_number, c.name, c.customer_type, c.critical_customer,
                c.contract_demand_kva, c.address,
                (SELECT count(*) FROM public.customer_transformer_matching AS m
-                WHERE m.customer_id = c.id AND m.active) AS current_mappings
+                WHERE m.customer_id = c.id AND public.mapping_applies_on(m.active,
+                      m.connected_since, m.disconnected_on, public.ctm_local_date(now())))
+                   AS current_mappings
         FROM (SELECT c.* FROM public.customers AS c {where}
               ORDER BY c.name, c.account_number LIMIT :limit OFFSET :offset) AS c
         ORDER BY c.name, c.account_number
@@ -257,7 +259,9 @@ def get_customer_in(conn: Connection, customer_id: UUID) -> Customer:
             SELECT c.id, c.account_number, c.name, c.customer_type, c.address,
                    c.contract_demand_kva, c.critical_customer, c.created_at,
                    (SELECT count(*) FROM public.customer_transformer_matching AS m
-                    WHERE m.customer_id = c.id AND m.active) AS current_mappings,
+                    WHERE m.customer_id = c.id AND public.mapping_applies_on(m.active,
+                      m.connected_since, m.disconnected_on, public.ctm_local_date(now())))
+                   AS current_mappings,
                    (SELECT count(*) FROM public.event_customer_impact AS i
                     WHERE i.customer_id = c.id) AS impacts
             FROM public.customers AS c WHERE c.id = :id
@@ -608,17 +612,22 @@ def delete_customer(engine: Engine, identity: Identity, customer_id: UUID) -> No
 
 
 def close_account_in(conn: Connection, customer_id: UUID) -> int:
-    """End every current mapping of the customer today (admins and operators); its history
-    stays. Returns how many mappings were ended."""
+    """End every current mapping of the customer today (admins and operators); its history and
+    past impacts stay. Returns how many mappings were ended."""
     require_in(conn, Action.EDIT_MAPPINGS, "Only admins and operators can close accounts")
     get_customer_in(conn, customer_id)
     try:
         with conn.begin_nested():
-            # The database dates the end (disconnected_on := today) when active turns false.
+            # Every mapping that applies today ends today (a scheduled later end is brought
+            # forward); its history and past impacts stay.
             result = conn.execute(
                 sa.text(
-                    "UPDATE public.customer_transformer_matching SET active = false"
-                    " WHERE customer_id = :id AND active"
+                    "UPDATE public.customer_transformer_matching"
+                    " SET disconnected_on = public.ctm_local_date(now()), active = false"
+                    " WHERE customer_id = :id AND public.mapping_applies_on(active,"
+                    " connected_since, disconnected_on, public.ctm_local_date(now()))"
+                    " AND (connected_since IS NULL"
+                    "      OR connected_since < public.ctm_local_date(now()))"
                 ),
                 {"id": customer_id},
             )

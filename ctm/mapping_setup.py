@@ -5,6 +5,7 @@ work, so a refused mapping leaves no new customer and no new circuit behind."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from uuid import UUID
 
 from sqlalchemy.engine import Engine
@@ -13,7 +14,7 @@ from ctm.circuits import add_circuit_in
 from ctm.customers import CustomerInput, add_customer_in
 from ctm.db import Identity, user_transaction
 from ctm.errors import ValidationError
-from ctm.mappings import Mapping, create_mapping_in
+from ctm.mappings import MappingChange, connect_mapping_in
 
 
 @dataclass(frozen=True)
@@ -33,9 +34,11 @@ def add_mapping_with_new(
     new_customer: CustomerInput | None = None,
     circuit_id: str | None = None,
     new_circuit: NewCircuit | None = None,
-) -> Mapping:
-    """Create the new customer and/or circuit, then the mapping; all or nothing. A customer made
-    here carries the critical flag (it is created because it is critical)."""
+    connected_since: date | None = None,
+) -> MappingChange:
+    """Create the new customer and/or circuit, then the mapping (valid from `connected_since`);
+    all or nothing. A customer made here carries the critical flag (it is created because it is
+    critical). Returns the mapping and the past events it could be added to."""
     if (customer_id is None) == (new_customer is None):
         raise ValidationError("Choose an existing customer or enter a new one (not both)")
     if (circuit_id is None) == (new_circuit is None):
@@ -55,4 +58,4 @@ def add_mapping_with_new(
             circuit_id = add_circuit_in(
                 conn, substation_id, new_circuit.name, description=new_circuit.description
             ).circuit_id
-        return create_mapping_in(conn, customer_id, substation_id, circuit_id)
+        return connect_mapping_in(conn, customer_id, substation_id, circuit_id, connected_since)

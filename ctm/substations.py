@@ -134,7 +134,8 @@ _RECORD_SQL = """
     SELECT s.id, s.name, s.code, s.voltage_level, s.region, s.status, s.latitude, s.longitude,
            s.created_at, {circuits} AS circuits,
            (SELECT count(*) FROM public.customer_transformer_matching AS m
-            WHERE m.substation_id = s.id AND m.active) AS mappings
+            WHERE m.substation_id = s.id AND public.mapping_applies_on(m.active,
+              m.connected_since, m.disconnected_on, public.ctm_local_date(now()))) AS mappings
     FROM public.substations AS s
 """
 

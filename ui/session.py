@@ -64,6 +64,9 @@ PAGES: dict[str, PageSpec] = {
     "customers": PageSpec(
         "views/customers.py", "Customers", "Data Maintenance", ":material/groups:", "customers"
     ),
+    "history": PageSpec(
+        "views/history.py", "History", "Data Maintenance", ":material/history:", "history"
+    ),
     "events": PageSpec("views/events.py", "Events", "Events", ":material/bolt:", "events"),
     "statistics": PageSpec(
         "views/statistics.py", "Statistics", "Statistics", ":material/monitoring:", "statistics"
@@ -73,9 +76,17 @@ PAGES: dict[str, PageSpec] = {
 # Which pages each role may open. A page missing here is not registered for the role, so its URL
 # leads nowhere; viewers get read-only controls inside the pages they may open.
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
-    "admin": ("mappings", "substations", "meters", "customers", "events", "statistics"),
-    "operator": ("mappings", "substations", "meters", "customers", "events", "statistics"),
-    "viewer": ("mappings", "substations", "meters", "customers", "events", "statistics"),
+    "admin": ("mappings", "substations", "meters", "customers", "history", "events", "statistics"),
+    "operator": (
+        "mappings",
+        "substations",
+        "meters",
+        "customers",
+        "history",
+        "events",
+        "statistics",
+    ),
+    "viewer": ("mappings", "substations", "meters", "customers", "history", "events", "statistics"),
 }
 
 ROLE_LABELS = {"admin": "Administrator", "operator": "Operator", "viewer": "Viewer"}

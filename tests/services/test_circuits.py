@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from ctm import circuits as svc
 from ctm import db, mappings
-from ctm.errors import InUse, PermissionDenied, ValidationError
+from ctm.errors import CircuitFull, InUse, PermissionDenied, ValidationError
 
 
 def scalar(engine, sql: str, **params):
@@ -109,8 +109,8 @@ def test_retire_is_refused_while_a_mapping_applies_then_ends_them_on_that_date(e
         )
         == on
     )
-    # Retired in ten days: still offered until then.
-    assert "H7" in mappings.circuits_of_substation(engine, world.viewer, world.south)
+    # Scheduled to retire: no new mapping is put on it any more.
+    assert "H7" not in mappings.circuits_of_substation(engine, world.viewer, world.south)
 
 
 def test_a_retired_circuit_leaves_the_pickers_and_a_stale_choice_is_refused(engine, world):
@@ -132,3 +132,22 @@ def test_delete_only_while_nothing_names_the_circuit(engine, world):
     svc.add_circuit(engine, world.admin, world.empty, "T9")
     svc.delete_circuit(engine, world.admin, world.empty, "t9")
     assert registered(engine, world.empty) == []
+
+
+def test_a_full_circuit_refuses_one_more_mapping_with_one_clear_error(engine, world):
+    svc.update_circuit(engine, world.admin, world.south, "H7", max_mapped_customers=1)
+    with pytest.raises(CircuitFull, match=r"Circuit South / H7 is full: it allows at most 1"):
+        mappings.connect_mapping(engine, world.operator, world.acme, world.south, "H7")
+    # The grid's path (a circuit changed in place) gets the very same error.
+    moved = mappings.connect_mapping(engine, world.operator, world.acme, world.south, "H1")
+    with pytest.raises(CircuitFull, match=r"South / H7 is full"):
+        mappings.update_mapping(
+            engine, world.operator, moved.mapping.id, moved.mapping.version, circuit_id="H7"
+        )
+    assert (
+        scalar(
+            engine,
+            "SELECT count(*) FROM customer_transformer_matching WHERE circuit_id = 'H7'",
+        )
+        == 1
+    )
