@@ -3,7 +3,6 @@ URL. Every command takes `--database-url` before or after its name."""
 
 from __future__ import annotations
 
-import itertools
 import sys
 from datetime import UTC, datetime, timedelta
 
@@ -227,12 +226,12 @@ def demo_data_command(ctx: Context, seed: int, force: bool, as_of: datetime | No
 # backfill ----------------------------------------------------------------------------------------
 
 
-def _batches(start: datetime, end: datetime, days: int) -> list[tuple[datetime, datetime]]:
-    edges = [start]
-    while edges[-1] + timedelta(days=days) <= end:
-        edges.append(edges[-1] + timedelta(days=days))
-    edges.append(end)
-    return [(a, b) for a, b in itertools.pairwise(edges) if a < b] or [(start, end)]
+def _plus_days(moment: datetime, days: int) -> datetime | None:
+    """moment + days, or None (an open end) past the calendar's end: --batch-days may be huge."""
+    try:
+        return moment + timedelta(days=days)
+    except OverflowError:
+        return None
 
 
 @cli.command("backfill")
@@ -240,89 +239,89 @@ def _batches(start: datetime, end: datetime, days: int) -> list[tuple[datetime, 
     "--since",
     type=click.DateTime(formats=["%Y-%m-%d"]),
     default=None,
-    help="Only events from this day on (00:00 UTC); default: every event.",
+    help="Only events from this day on (00:00 in the stored time zone); default: every event.",
 )
 @click.option(
     "--batch-days",
     type=click.IntRange(min=1),
     default=30,
     show_default=True,
-    help="Days of events per transaction.",
+    help="Days of events per transaction (a huge number means one transaction).",
 )
 @pass_context
 def backfill_command(ctx: Context, since: datetime | None, batch_days: int) -> None:
-    """Create the missing customer impacts of past events, set-based, one transaction per batch."""
+    """Create the missing customer impacts of past events, set-based, one transaction per batch.
+
+    Batches cover only stretches that hold events: an event dated in year 1 and one today make
+    two batches, not 24,000."""
+    from ctm import clock
+
     engine = ctx.migrated_engine(writes=True, at_start=True)
-    since_ts = since.replace(tzinfo=UTC) if since else None
     with db.owner_transaction(engine) as conn:
-        first, last = conn.execute(
+        since_ts = since.replace(tzinfo=clock.time_zone(conn)) if since else None
+        first, count = conn.execute(
             sa.text(
-                'SELECT min("timestamp"), max("timestamp") FROM public.pq_events'
+                'SELECT min("timestamp"), count(*) FROM public.pq_events'
                 " WHERE \"timestamp\" >= coalesce(CAST(:since AS timestamptz), '-infinity')"
             ),
             {"since": since_ts},
         ).one()
     totals = {"events": 0, "severe": 0, "moderate": 0, "minor": 0}
+
+    def run_batch(lo: datetime | None, hi: datetime | None) -> None:
+        with db.owner_transaction(engine) as conn:
+            row = conn.execute(
+                sa.text(
+                    "SELECT * FROM public.backfill_customer_impacts_between("
+                    "CAST(:lo AS timestamptz), CAST(:hi AS timestamptz))"
+                ),
+                {"lo": lo, "hi": hi},
+            ).one()
+        totals["events"] += row.events_scanned
+        for level in ("severe", "moderate", "minor"):
+            totals[level] += getattr(row, level)
+        bar.update(row.events_scanned)
+
+    def next_event_at(moment: datetime) -> datetime | None:
+        with db.owner_transaction(engine) as conn:
+            return conn.scalar(
+                sa.text('SELECT min("timestamp") FROM public.pq_events WHERE "timestamp" >= :t'),
+                {"t": moment},
+            )
+
     if first is None:
         click.echo("no events to scan" + (f" since {since.date()}" if since else ""))
     else:
-        start = since_ts or first.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        end = last + timedelta(microseconds=1)
-        batches = _batches(start, end, batch_days)
+        batches = 0
         with click.progressbar(
-            batches, label="backfilling", file=sys.stderr, show_pos=True, show_eta=True
+            length=count, label="backfilling", file=sys.stderr, show_pos=True, show_eta=True
         ) as bar:
-            for n, (lo, hi) in enumerate(bar):
-                # The open ends catch events that arrive while the backfill runs.
-                lo_arg = None if (n == 0 and since_ts is None) else lo
-                hi_arg = None if n == len(batches) - 1 else hi
-                with db.owner_transaction(engine) as conn:
-                    row = conn.execute(
-                        sa.text(
-                            "SELECT * FROM public.backfill_customer_impacts_between("
-                            "CAST(:lo AS timestamptz), CAST(:hi AS timestamptz))"
-                        ),
-                        {"lo": lo_arg, "hi": hi_arg},
-                    ).one()
-                totals["events"] += row.events_scanned
-                for level in ("severe", "moderate", "minor"):
-                    totals[level] += getattr(row, level)
+            # The first batch is open below (unless --since) and a last, open-ended batch catches
+            # events that arrive while the backfill runs; empty stretches between are skipped.
+            lo: datetime | None = since_ts or first
+            lower: datetime | None = since_ts
+            while lo is not None:
+                hi = _plus_days(lo, batch_days)
+                run_batch(lower, hi)
+                batches += 1
+                if hi is None:
+                    break
+                lo = next_event_at(hi)
+                lower = hi
+            if hi is not None:
+                run_batch(hi, None)
+                batches += 1
+        click.echo(
+            f"scanned in {batches:,} batch(es) of up to {batch_days:,} days"
+            " (stretches without events skipped)",
+            err=True,
+        )
     created = totals["severe"] + totals["moderate"] + totals["minor"]
     click.echo(f"events scanned:  {totals['events']:,}")
     click.echo(
         f"impacts created: {created:,} (severe {totals['severe']:,}, "
         f"moderate {totals['moderate']:,}, minor {totals['minor']:,})"
     )
-
-
-# time zone ---------------------------------------------------------------------------------------
-
-
-@cli.command("time-zone")
-@click.argument("zone", required=False)
-@pass_context
-def time_zone_command(ctx: Context, zone: str | None) -> None:
-    """Print the product's time zone, or set it (an IANA name such as Asia/Hong_Kong).
-
-    Every date the app shows, filters on or exports is taken in this zone."""
-    from ctm import clock
-    from ctm.errors import ValidationError
-
-    if zone is None:
-        with db.owner_transaction(ctx.migrated_engine()) as conn:
-            click.echo(clock.time_zone_name(conn))
-        return
-    engine = ctx.migrated_engine(writes=True)
-    try:
-        with db.owner_transaction(engine) as conn:
-            before = clock.time_zone_name(conn)
-            stored = clock.set_time_zone(conn, zone)
-    except ValidationError as exc:
-        raise CommandError(str(exc)) from None
-    click.echo(
-        f"time zone set to {stored}" + (f" (was {before})" if before != stored else ""), err=True
-    )
-    click.echo(stored)
 
 
 # users -------------------------------------------------------------------------------------------
@@ -336,12 +335,28 @@ def users_group() -> None:
 
 
 def _read_password(password_stdin: bool) -> str:
+    """The password from the first line of standard input (bytes decoded as UTF-8 strictly) or
+    asked twice; one of only spaces, or one that is not text, is refused here with one line."""
     if password_stdin or not sys.stdin.isatty():
-        line = sys.stdin.readline()
-        if not line:
+        raw = sys.stdin.buffer.readline()
+        if not raw:
             raise CommandError("no password on standard input")
-        return line.rstrip("\r\n")
-    return click.prompt("Password", hide_input=True, confirmation_prompt="Repeat the password")
+        try:
+            password = raw.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError as exc:
+            raise CommandError(
+                f"the password on standard input is not UTF-8 text (byte {raw[exc.start]:#04x}"
+                f" at position {exc.start + 1}); type it in UTF-8"
+            ) from None
+    else:
+        password = click.prompt(
+            "Password", hide_input=True, confirmation_prompt="Repeat the password"
+        )
+    if not password.strip():
+        raise CommandError("the password is empty or only spaces: choose a real password")
+    if "\x00" in password:
+        raise CommandError("the password contains a NUL character (\\x00): choose another")
+    return password
 
 
 def _user_call(fn, *args, **kwargs):

@@ -21,6 +21,7 @@ from ctm.mappings import (
     delete_mapping,
 )
 from ctm.reference import list_substations, search_customers
+from ctm.roles import Action, can
 from ui.mapping_grid import next_generation
 
 DIALOG = "ctm_dialog"
@@ -174,7 +175,7 @@ def show_open_dialog(engine: Engine, identity: Identity, default_substation: UUI
         add_dialog(engine, identity, default_substation)
     elif action.kind == "deactivate":
         deactivate_dialog(engine, identity, action)
-    elif action.kind == "delete" and identity.role == "admin":
+    elif action.kind == "delete" and can(identity.role, Action.DELETE_MAPPINGS):
         delete_dialog(engine, identity, action)
     else:
         close_dialog()

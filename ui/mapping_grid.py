@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import streamlit as st
 from sqlalchemy.engine import Engine
 
+from ctm.clock import time_zone_for
 from ctm.db import Identity
 from ctm.errors import ServiceError
 from ctm.grid_commands import UpdateCommand, edits_to_commands
@@ -73,7 +75,7 @@ def editor_key(filters: MappingFilter, page: int) -> str:
     return f"grid-{digest}-p{page}-g{generation()}"
 
 
-def to_view(rows: pd.DataFrame) -> pd.DataFrame:
+def to_view(rows: pd.DataFrame, zone: ZoneInfo | None = None) -> pd.DataFrame:
     """The service's rows in the shape the grid shows (id and version kept, not shown)."""
     view = pd.DataFrame(
         {
@@ -87,7 +89,9 @@ def to_view(rows: pd.DataFrame) -> pd.DataFrame:
             "circuit_id": rows["circuit_id"],
             "active": rows["active"].astype(bool),
             "updated_by_name": rows["updated_by_name"].fillna("—"),
-            "updated_at": pd.to_datetime(rows["updated_at"], utc=True),
+            "updated_at": pd.to_datetime(rows["updated_at"], utc=True).dt.tz_convert(
+                zone or ZoneInfo("UTC")
+            ),
         }
     )
     return view.reset_index(drop=True)
@@ -107,7 +111,8 @@ def load_page(engine: Engine, identity: Identity, filters: MappingFilter, page: 
         # The page asked for (e.g. from an old link) is past the end: show the last one.
         last = (result.total - 1) // PAGE_SIZE + 1
         return load_page(engine, identity, filters, last)
-    grid = GridPage(key=key, view=to_view(result.rows), total=result.total, page=page)
+    zone = time_zone_for(engine, identity)
+    grid = GridPage(key=key, view=to_view(result.rows, zone), total=result.total, page=page)
     st.session_state[GRID_STATE] = grid
     return grid
 
