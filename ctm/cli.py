@@ -248,16 +248,32 @@ def _plus_days(moment: datetime, days: int) -> datetime | None:
     show_default=True,
     help="Days of events per transaction (a huge number means one transaction).",
 )
+@click.option("--customer", "account", default=None, help="Only this customer (account number).")
+@click.option("--substation", default=None, help="Only events of this substation (name or code).")
+@click.option("--circuit", default=None, help="Only events of this circuit (e.g. H1).")
+@click.option(
+    "--dry-run", is_flag=True, help="Count the impacts it would create by level; write nothing."
+)
 @pass_context
-def backfill_command(ctx: Context, since: datetime | None, batch_days: int) -> None:
-    """Create the missing customer impacts of past events, set-based, one transaction per batch.
+def backfill_command(
+    ctx: Context,
+    since: datetime | None,
+    batch_days: int,
+    account: str | None,
+    substation: str | None,
+    circuit: str | None,
+    dry_run: bool,
+) -> None:
+    """Create the missing customer impacts of past events, set-based, one transaction per batch,
+    from the mappings that applied on each event's date (validity dates honoured).
 
     Batches cover only stretches that hold events: an event dated in year 1 and one today make
-    two batches, not 24,000."""
+    a few batches, not 24,000."""
     from ctm import clock
 
     engine = ctx.migrated_engine(writes=True, at_start=True)
     with db.owner_transaction(engine) as conn:
+        scope = _backfill_scope(conn, account, substation, circuit)
         since_ts = since.replace(tzinfo=clock.time_zone(conn)) if since else None
         first, count = conn.execute(
             sa.text(
@@ -273,9 +289,11 @@ def backfill_command(ctx: Context, since: datetime | None, batch_days: int) -> N
             row = conn.execute(
                 sa.text(
                     "SELECT * FROM public.backfill_customer_impacts_between("
-                    "CAST(:lo AS timestamptz), CAST(:hi AS timestamptz))"
+                    "CAST(:lo AS timestamptz), CAST(:hi AS timestamptz),"
+                    " CAST(:customer AS uuid), CAST(:substation AS uuid),"
+                    " CAST(:circuit AS text), CAST(:dry_run AS boolean))"
                 ),
-                {"lo": lo, "hi": hi},
+                {"lo": lo, "hi": hi, "dry_run": dry_run, **scope},
             ).one()
         totals["events"] += row.events_scanned
         for level in ("severe", "moderate", "minor"):
@@ -297,9 +315,11 @@ def backfill_command(ctx: Context, since: datetime | None, batch_days: int) -> N
             length=count, label="backfilling", file=sys.stderr, show_pos=True, show_eta=True
         ) as bar:
             # The first batch is open below (unless --since) and a last, open-ended batch catches
-            # events that arrive while the backfill runs; empty stretches between are skipped.
+            # events that arrive while the backfill runs; stretches without events are skipped
+            # (the next batch starts where the previous ended, so none is missed).
             lo: datetime | None = since_ts or first
             lower: datetime | None = since_ts
+            hi: datetime | None = None
             while lo is not None:
                 hi = _plus_days(lo, batch_days)
                 run_batch(lower, hi)
@@ -317,11 +337,77 @@ def backfill_command(ctx: Context, since: datetime | None, batch_days: int) -> N
             err=True,
         )
     created = totals["severe"] + totals["moderate"] + totals["minor"]
+    verb = "impacts to create" if dry_run else "impacts created"
     click.echo(f"events scanned:  {totals['events']:,}")
     click.echo(
-        f"impacts created: {created:,} (severe {totals['severe']:,}, "
+        f"{verb}: {created:,} (severe {totals['severe']:,}, "
         f"moderate {totals['moderate']:,}, minor {totals['minor']:,})"
+        + (" — dry run, nothing written" if dry_run else "")
     )
+
+
+def _backfill_scope(
+    conn: sa.Connection, account: str | None, substation: str | None, circuit: str | None
+) -> dict:
+    """The backfill's scope as ids, or a CommandError naming what was not found."""
+    scope: dict = {"customer": None, "substation": None, "circuit": None}
+    if account is not None:
+        scope["customer"] = conn.scalar(
+            sa.text("SELECT id FROM public.customers WHERE account_number = :a"),
+            {"a": account.strip()},
+        )
+        if scope["customer"] is None:
+            raise CommandError(f"no customer with account number {account.strip()!r}")
+    if substation is not None:
+        found = conn.execute(
+            sa.text(
+                "SELECT id FROM public.substations"
+                " WHERE lower(name) = lower(:s) OR lower(code) = lower(:s)"
+            ),
+            {"s": substation.strip()},
+        ).all()
+        if not found:
+            raise CommandError(f"no substation named or coded {substation.strip()!r}")
+        if len(found) > 1:
+            raise CommandError(
+                f"{substation.strip()!r} names {len(found)} substations; use its code"
+            )
+        scope["substation"] = found[0].id
+    if circuit is not None:
+        scope["circuit"] = circuit.strip().upper()
+        if not scope["circuit"]:
+            raise CommandError("--circuit is empty")
+    return scope
+
+
+# time zone ---------------------------------------------------------------------------------------
+
+
+@cli.command("time-zone")
+@click.argument("zone", required=False)
+@pass_context
+def time_zone_command(ctx: Context, zone: str | None) -> None:
+    """Print the product's time zone, or set it (an IANA name such as Asia/Hong_Kong).
+
+    Every date the app shows, filters on or exports is taken in this zone."""
+    from ctm import clock
+    from ctm.errors import ValidationError
+
+    if zone is None:
+        with db.owner_transaction(ctx.migrated_engine()) as conn:
+            click.echo(clock.time_zone_name(conn))
+        return
+    engine = ctx.migrated_engine(writes=True)
+    try:
+        with db.owner_transaction(engine) as conn:
+            before = clock.time_zone_name(conn)
+            stored = clock.set_time_zone(conn, zone)
+    except ValidationError as exc:
+        raise CommandError(str(exc)) from None
+    click.echo(
+        f"time zone set to {stored}" + (f" (was {before})" if before != stored else ""), err=True
+    )
+    click.echo(stored)
 
 
 # users -------------------------------------------------------------------------------------------
@@ -331,13 +417,13 @@ ROLE_CHOICE = click.Choice(["admin", "operator", "viewer"])
 
 @cli.group("users")
 def users_group() -> None:
-    """Login accounts: add, change role or password, list."""
+    """Login accounts: add, change role or password, disable, enable, unlock, remove, list."""
 
 
 def _read_password(password_stdin: bool) -> str:
-    """The password from the first line of standard input (bytes decoded as UTF-8 strictly) or
-    asked twice; one of only spaces, or one that is not text, is refused here with one line."""
-    if password_stdin or not sys.stdin.isatty():
+    """Asked twice on a terminal; from stdin's first line only when --password-stdin says so (a
+    pipe that was meant for something else must not silently become a password)."""
+    if password_stdin:
         raw = sys.stdin.buffer.readline()
         if not raw:
             raise CommandError("no password on standard input")
@@ -348,10 +434,16 @@ def _read_password(password_stdin: bool) -> str:
                 f"the password on standard input is not UTF-8 text (byte {raw[exc.start]:#04x}"
                 f" at position {exc.start + 1}); type it in UTF-8"
             ) from None
+    elif not sys.stdin.isatty():
+        raise CommandError(
+            "standard input is not a terminal, so the password cannot be asked twice: "
+            "pass --password-stdin to read it from the first line of standard input"
+        )
     else:
         password = click.prompt(
             "Password", hide_input=True, confirmation_prompt="Repeat the password"
         )
+    # One of only spaces, or with a NUL, is refused here with one line (not a traceback later).
     if not password.strip():
         raise CommandError("the password is empty or only spaces: choose a real password")
     if "\x00" in password:
@@ -360,11 +452,11 @@ def _read_password(password_stdin: bool) -> str:
 
 
 def _user_call(fn, *args, **kwargs):
-    from ctm.users import UserError
+    from ctm.errors import ServiceError
 
     try:
         return fn(*args, **kwargs)
-    except UserError as exc:
+    except ServiceError as exc:
         raise CommandError(str(exc)) from None
 
 
@@ -425,6 +517,50 @@ def users_set_password(ctx: Context, username: str, password_stdin: bool) -> Non
     click.echo(f"password of {username} changed")
 
 
+@users_group.command("disable")
+@click.argument("username")
+@pass_context
+def users_disable(ctx: Context, username: str) -> None:
+    """Stop a user from logging in and end all of their sessions."""
+    from ctm import users
+
+    changed = _user_call(users.disable_user, ctx.migrated_engine(), username)
+    click.echo(f"{username} is disabled" + ("" if changed else " (it already was)"))
+
+
+@users_group.command("enable")
+@click.argument("username")
+@pass_context
+def users_enable(ctx: Context, username: str) -> None:
+    """Let a disabled user log in again."""
+    from ctm import users
+
+    changed = _user_call(users.enable_user, ctx.migrated_engine(), username)
+    click.echo(f"{username} can log in" + ("" if changed else " (it was not disabled)"))
+
+
+@users_group.command("unlock")
+@click.argument("username")
+@pass_context
+def users_unlock(ctx: Context, username: str) -> None:
+    """Lift the lock that failed logins put on a username (known or not)."""
+    from ctm import users
+
+    was_locked = _user_call(users.unlock_user, ctx.migrated_engine(), username)
+    click.echo(f"{username} is unlocked" + ("" if was_locked else " (it was not locked)"))
+
+
+@users_group.command("remove")
+@click.argument("username")
+@pass_context
+def users_remove(ctx: Context, username: str) -> None:
+    """Delete a login and end its sessions (the last administrator cannot be removed)."""
+    from ctm import users
+
+    _user_call(users.remove_user, ctx.migrated_engine(), username)
+    click.echo(f"removed user {username}")
+
+
 @users_group.command("list")
 @pass_context
 def users_list(ctx: Context) -> None:
@@ -435,14 +571,20 @@ def users_list(ctx: Context) -> None:
     if not records:
         click.echo("no users yet: add one with `ctm users add USERNAME --role admin`")
         return
-    header = ("USERNAME", "ROLE", "NAME", "EMAIL", "CREATED", "DEMO")
+    header = ("USERNAME", "ROLE", "NAME", "EMAIL", "CREATED", "LAST_LOGIN", "STATE", "DEMO")
+
+    def when(moment) -> str:
+        return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if moment else "-"
+
     rows = [
         (
             r.username,
             r.role,
             r.full_name,
             r.email,
-            r.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
+            when(r.created_at),
+            when(r.last_login_at),
+            "disabled" if r.disabled else ("locked" if r.locked_until else "active"),
             "yes" if r.is_demo else "",
         )
         for r in records
