@@ -11,11 +11,13 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import streamlit as st
 from sqlalchemy.engine import Engine
 
+from ctm.clock import time_zone_for
 from ctm.db import Identity
 from ctm.errors import ServiceError
 from ctm.grid_commands import UpdateCommand, edits_to_commands
@@ -81,7 +83,7 @@ def editor_key(filters: MappingFilter, page: int) -> str:
     return f"grid-{digest}-p{page}-g{generation()}"
 
 
-def to_view(rows: pd.DataFrame) -> pd.DataFrame:
+def to_view(rows: pd.DataFrame, zone: ZoneInfo | None = None) -> pd.DataFrame:
     """The service's rows in the shape the grid shows (id and version kept, not shown)."""
     view = pd.DataFrame(
         {
@@ -98,7 +100,9 @@ def to_view(rows: pd.DataFrame) -> pd.DataFrame:
             "connected_since": pd.to_datetime(rows["connected_since"]).dt.date,
             "disconnected_on": pd.to_datetime(rows["disconnected_on"]).dt.date,
             "updated_by_name": rows["updated_by_name"].fillna("—"),
-            "updated_at": pd.to_datetime(rows["updated_at"], utc=True),
+            "updated_at": pd.to_datetime(rows["updated_at"], utc=True).dt.tz_convert(
+                zone or ZoneInfo("UTC")
+            ),
         }
     )
     return view.reset_index(drop=True)
@@ -118,7 +122,8 @@ def load_page(engine: Engine, identity: Identity, filters: MappingFilter, page: 
         # The page asked for (e.g. from an old link) is past the end: show the last one.
         last = (result.total - 1) // PAGE_SIZE + 1
         return load_page(engine, identity, filters, last)
-    grid = GridPage(key=key, view=to_view(result.rows), total=result.total, page=page)
+    zone = time_zone_for(engine, identity)
+    grid = GridPage(key=key, view=to_view(result.rows, zone), total=result.total, page=page)
     st.session_state[GRID_STATE] = grid
     return grid
 

@@ -5,24 +5,28 @@ Admins and operators can record an event by hand and see the customers it hit at
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from uuid import UUID
 
 import pandas as pd
 import streamlit as st
 
 from ctm import events
+from ctm.clock import time_zone_for
 from ctm.errors import NotFound
 from ctm.events import EventFilter, NewEvent
 from ctm.excel import dataframe_to_xlsx
 from ctm.mappings import circuits_of_substation
 from ctm.reference import list_substations
+from ctm.roles import Action, can
 from ui.feedback import service_errors
 from ui.place_filters import substation_and_circuit, substation_labels
 from ui.session import require_user
 
 engine, identity = require_user()
-can_record = identity.role in ("admin", "operator")
+can_record = can(identity.role, Action.RECORD_EVENTS)
+# Every date on this page is a date in the product's stored zone (`ctm time-zone`).
+zone = time_zone_for(engine, identity)
 
 PAGE_SIZE = 100
 DEFAULT_DAYS = 30
@@ -66,7 +70,7 @@ def _forget_selection() -> None:
 
 def sidebar_filters(substations: dict[UUID, str]) -> EventFilter:
     """The sidebar's filters, bound to the URL; the EventFilter they select."""
-    today = date.today()
+    today = datetime.now(zone).date()
     with st.sidebar:
         st.subheader("Filters")
         dates = st.date_input(
@@ -144,12 +148,16 @@ def event_table(filters: EventFilter) -> None:
     table_key = f"events_table|{_token(filters, requested)}|{st.session_state.get(GENERATION, 0)}"
     ids = [str(i) for i in page.rows["id"]]
     state = st.dataframe(
-        page.rows.rename(columns=COLUMN_TITLES),
+        page.rows.assign(timestamp=page.rows["timestamp"].dt.tz_convert(zone)).rename(
+            columns=COLUMN_TITLES
+        ),
         hide_index=True,
         width="stretch",
         column_order=list(COLUMN_TITLES.values()),
         column_config={
-            "Time": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
+            "Time": st.column_config.DatetimeColumn(
+                f"Time ({zone.key})", format="YYYY-MM-DD HH:mm:ss"
+            ),
             "Magnitude": st.column_config.NumberColumn(format="%.3f"),
             "Remaining voltage (%)": st.column_config.NumberColumn(format="%.2f"),
         },
@@ -198,11 +206,11 @@ def event_details(event_id: UUID) -> None:
             return
         impacts = events.event_impacts(engine, identity, event_id)
     st.divider()
-    when = pd.Timestamp(detail.timestamp)
+    when = pd.Timestamp(detail.timestamp).tz_convert(zone)
     st.subheader(
         f"{(detail.event_type or 'Event').replace('_', ' ').capitalize()} at "
         f"{detail.substation_name or 'unknown substation'} / {detail.circuit_id or '—'}, "
-        f"{when:%Y-%m-%d %H:%M:%S}"
+        f"{when:%Y-%m-%d %H:%M:%S} ({zone.key})"
     )
     overview, impact_tab = st.tabs(["Overview", "Customer Impact"])
     with overview:
@@ -231,7 +239,7 @@ def event_details(event_id: UUID) -> None:
             "Status": detail.status,
             "Meter": detail.meter_id or "—",
             "Voltage level": detail.voltage_level or "—",
-            "Recorded at": f"{pd.Timestamp(detail.created_at):%Y-%m-%d %H:%M:%S}",
+            "Recorded at": f"{pd.Timestamp(detail.created_at).tz_convert(zone):%Y-%m-%d %H:%M:%S}",
         }
         st.dataframe(
             pd.DataFrame({"Field": list(fields), "Value": list(fields.values())}),
@@ -297,10 +305,10 @@ def record_dialog(substations: dict[UUID, str], default_substation: UUID | None)
         disabled=substation_id is None,
         help="The circuits known for this substation; type a name to record on a new circuit.",
     )
-    now = datetime.now().replace(second=0, microsecond=0)
+    now = datetime.now(zone).replace(tzinfo=None, second=0, microsecond=0)
     when = st.columns(2)
     day = when[0].date_input("Date", value=now.date(), max_value=now.date(), key="record_date")
-    clock = when[1].time_input("Time", value=now.time(), step=60, key="record_time")
+    clock = when[1].time_input(f"Time ({zone.key})", value=now.time(), step=60, key="record_time")
     kind = st.columns(2)
     severity = kind[0].selectbox(
         "Severity",
@@ -352,7 +360,7 @@ def record_dialog(substations: dict[UUID, str], default_substation: UUID | None)
     new_event = NewEvent(
         substation_id=substation_id,
         circuit_id=circuit or "",
-        timestamp=datetime.combine(day, clock or time()),
+        timestamp=datetime.combine(day, clock or time(), tzinfo=zone),
         severity=severity,
         duration_ms=int(duration if duration is not None else -1),
         magnitude=magnitude,

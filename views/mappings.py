@@ -7,8 +7,10 @@ from datetime import date
 
 import streamlit as st
 
+from ctm.clock import time_zone_for
 from ctm.excel import dataframe_to_xlsx
 from ctm.mappings import export_mappings
+from ctm.roles import Action, can
 from ui import mapping_dialogs as dialogs
 from ui import mapping_grid as grid_ui
 from ui import past_events
@@ -17,7 +19,7 @@ from ui.mapping_filters import PAGE_SIZE, page_number_input, sidebar_filters
 from ui.session import require_user
 
 engine, identity = require_user()
-can_edit = identity.role in ("admin", "operator")
+can_edit = can(identity.role, Action.EDIT_MAPPINGS)
 EXPORT_TITLES = {
     "customer_name": "Customer",
     "account_number": "Account number",
@@ -55,7 +57,8 @@ tiles[3].metric(
 
 def build_export() -> bytes:
     frame = export_mappings(engine, identity, filters)
-    return dataframe_to_xlsx(frame, "Mappings", column_titles=EXPORT_TITLES)
+    zone = time_zone_for(engine, identity)
+    return dataframe_to_xlsx(frame, "Mappings", column_titles=EXPORT_TITLES, time_zone=zone)
 
 
 toolbar = st.columns([1.2, 1.2, 1.4, 4] if can_edit else [1.4, 6.6], vertical_alignment="center")
@@ -227,7 +230,7 @@ else:
         help="Map the customer to this circuit again from a day on (a new period)",
     )
     history_links(chosen)
-    if identity.role == "admin":
+    if can(identity.role, Action.DELETE_MAPPINGS):
         row_cols[3].button(
             "Delete permanently…",
             key="open_delete",
