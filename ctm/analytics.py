@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from uuid import UUID
 
 import pandas as pd
@@ -43,6 +43,35 @@ _BASE_EVENT_SQL = (
 _RESIDUAL_SQL = "coalesce(e.remaining_voltage, CASE WHEN e.event_type = 'interruption' THEN 0 END)"
 
 
+# The definitions the page, the workbook and docs/ANALYTICS.md state (one text).
+DEFINITIONS: tuple[str, ...] = (
+    (
+        "Counted event: not marked false; type voltage dip, voltage swell, interruption or not given;"
+        " duration not given or at most 60 s; residual voltage = remaining_voltage (lowest phase for"
+        " dips and interruptions, highest for swells, % of declared voltage), or 0 % for an"
+        " interruption without one. Events without a residual are not counted."
+    ),
+    (
+        "SARFI-X (X < 100): counted events with residual below X %. SARFI-X (X > 100): residual above"
+        " X %. SARFI-ITIC / SARFI-SEMI: counted events outside the ITIC / SEMI F47-0706 curve."
+    ),
+    (
+        "Critical-customer SARFI-X = Σ N_i / N_T with N_i = critical customers the event hit (its"
+        " impact rows) and N_T = distinct critical customers whose mapping applies on at least one"
+        " day of the period (public.sarfi(); not IEEE 1564's N_T)."
+    ),
+    (
+        "System SARFI-X (IEEE 1564) = Σ N_i / N_T with N_i = customers_served of the event's circuit"
+        " and N_T = customers served by all circuits of the selection; today's counts are used for"
+        " past periods."
+    ),
+    (
+        "Year-to-date: from 1 January (or the period's start) to the end of the month. Months and"
+        " days are taken in the stored time zone."
+    ),
+)
+
+
 @dataclass(frozen=True)
 class Scope:
     """Which events and customers a figure covers: local dates, both ends included, and places.
@@ -69,6 +98,19 @@ class Scope:
             )
         if self.frequency_hz not in curves.FREQUENCIES_HZ:
             raise ValidationError(f"Nominal frequency {self.frequency_hz} Hz: use 50 or 60")
+
+
+def today() -> date:
+    """Today's date in the stored time zone when ctm.clock is available, else the server's."""
+    try:
+        from ctm import clock
+
+        zone = getattr(clock, "cached_time_zone", None)
+        if zone is not None:
+            return datetime.now(zone()).date()
+    except ImportError:
+        pass
+    return date.today()
 
 
 def _place_sql(scope: Scope, alias: str, params: dict) -> str:
