@@ -167,8 +167,7 @@ def _counted_filters(scope: Scope) -> dict[str, str]:
         op = "<" if x < 100 else ">"
         conditions[str(x)] = f"r {op} {x}"
     for curve in CURVE_INDICES:
-        verdict = curves.classification_sql(curve, "r", "d", scope.frequency_hz)
-        conditions[curve] = f"{verdict} = 'outside'"
+        conditions[curve] = f"out_{curve}"  # classified once per event in sarfi_in's CTE
     return conditions
 
 
@@ -233,6 +232,11 @@ def sarfi_in(conn: Connection, scope: Scope) -> SarfiResult:
         aggregates.append(f"coalesce(sum(h) FILTER (WHERE {condition}), 0) AS hits_{key}")
         aggregates.append(f"coalesce(sum(served) FILTER (WHERE {condition}), 0) AS served_{key}")
     dips = " AND e.event_type IS DISTINCT FROM 'voltage_swell'" if scope.dips_only else ""
+    outside_flags = ", ".join(
+        f"{curves.classification_sql(curve, 'ev.r', 'ev.d', scope.frequency_hz)} = 'outside'"
+        f" AS out_{curve}"
+        for curve in CURVE_INDICES
+    )
     sql = f"""
     WITH ev AS (
       SELECT e.id, e.substation_id, {_LOCAL_MONTH_SQL} AS month,
@@ -245,7 +249,8 @@ def sarfi_in(conn: Connection, scope: Scope) -> SarfiResult:
     ),
     counted AS (
       SELECT ev.*, (SELECT count(*) FROM public.event_customer_impact AS i
-                    WHERE i.event_id = ev.id) AS h
+                    WHERE i.event_id = ev.id) AS h,
+             {outside_flags}
       FROM ev
       WHERE r IS NOT NULL AND (d IS NULL OR d <= {SARFI_MAX_DURATION_MS})
     )
@@ -625,8 +630,8 @@ def density_in(conn: Connection, scope: Scope) -> pd.DataFrame:
     dips = " AND e.event_type IS DISTINCT FROM 'voltage_swell'" if scope.dips_only else ""
     per = DURATION_BINS_PER_DECADE
     sql = f"""
-    SELECT floor(log(greatest(e.duration_ms, 0.1)::numeric) * {per}) AS dbin,
-           floor({_RESIDUAL_SQL} / {RESIDUAL_BIN_PCT}) AS rbin, count(*) AS events
+    SELECT floor(log(greatest(e.duration_ms, 0.1)::float8) * {per}) AS dbin,
+           floor(({_RESIDUAL_SQL})::float8 / {RESIDUAL_BIN_PCT}) AS rbin, count(*) AS events
     FROM public.pq_events AS e JOIN public.substations AS s ON s.id = e.substation_id
     WHERE {_PERIOD_SQL} AND {_BASE_EVENT_SQL} AND {place}{dips}
       AND {_RESIDUAL_SQL} IS NOT NULL AND e.duration_ms IS NOT NULL
@@ -702,20 +707,28 @@ def most_affected_in(
     dips = " AND e.event_type IS DISTINCT FROM 'voltage_swell'" if scope.dips_only else ""
     semi = curves.classification_sql("semi_f47", _RESIDUAL_SQL, "e.duration_ms", scope.frequency_hz)
     order = {"events": "events", "severe": "severe_events", "outside_semi": "outside_semi"}[rank_by]
+    # Classify each event once, then spread it over the customers it hit; rank on customer ids
+    # and read names for the top rows only.
     sql = f"""
+    WITH ev AS MATERIALIZED (
+      SELECT e.id, e.duration_ms, {_RESIDUAL_SQL} AS r, ({semi} = 'outside') AS outside_semi
+      FROM public.pq_events AS e
+      JOIN public.substations AS s ON s.id = e.substation_id
+      WHERE {_PERIOD_SQL} AND {_BASE_EVENT_SQL} AND {place}{dips}
+    ),
+    ranked AS (
+      SELECT i.customer_id, count(*) AS events,
+             count(*) FILTER (WHERE i.impact_level = 'severe') AS severe_events,
+             count(*) FILTER (WHERE ev.outside_semi) AS outside_semi,
+             coalesce(sum(ev.duration_ms), 0) AS total_duration_ms,
+             min(ev.r) AS lowest_residual_pct
+      FROM ev JOIN public.event_customer_impact AS i ON i.event_id = ev.id
+      GROUP BY i.customer_id
+    )
     SELECT cu.id AS customer_id, cu.name AS customer, cu.account_number, cu.customer_type,
-           count(*) AS events,
-           count(*) FILTER (WHERE i.impact_level = 'severe') AS severe_events,
-           count(*) FILTER (WHERE {semi} = 'outside') AS outside_semi,
-           coalesce(sum(e.duration_ms), 0) AS total_duration_ms,
-           min({_RESIDUAL_SQL}) AS lowest_residual_pct
-    FROM public.pq_events AS e
-    JOIN public.substations AS s ON s.id = e.substation_id
-    JOIN public.event_customer_impact AS i ON i.event_id = e.id
-    JOIN public.customers AS cu ON cu.id = i.customer_id
-    WHERE {_PERIOD_SQL} AND {_BASE_EVENT_SQL} AND {place}{dips}
-    GROUP BY cu.id, cu.name, cu.account_number, cu.customer_type
-    ORDER BY {order} DESC, events DESC, cu.name
+           r.events, r.severe_events, r.outside_semi, r.total_duration_ms, r.lowest_residual_pct
+    FROM ranked AS r JOIN public.customers AS cu ON cu.id = r.customer_id
+    ORDER BY r.{order} DESC, r.events DESC, cu.name
     LIMIT :top
     """
     frame = pd.DataFrame(

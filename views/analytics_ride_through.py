@@ -103,8 +103,10 @@ if ride.points is not None:
         )
         .add_params(selection)
     )
+    # SVG marks (not canvas): each point is an element a browser test and assistive tech can find.
+    chart = (line_layer + point_layer).properties(usermeta={"embedOptions": {"renderer": "svg"}})
     state = st.altair_chart(
-        line_layer + point_layer,
+        chart,
         width="stretch",
         on_select="rerun",
         selection_mode="event",
