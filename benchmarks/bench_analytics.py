@@ -174,7 +174,7 @@ def viewer(engine) -> db.Identity:
 
 
 def scenarios(engine, who: db.Identity) -> dict[str, object]:
-    today = analytics.today()
+    today = date.today()
     ytd = analytics.Scope(date(today.year, 1, 1), today)
     five = analytics.Scope(date(today.year - 4, 1, 1), today)
     with engine.connect() as conn:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from uuid import UUID
 
 import pandas as pd
@@ -98,19 +98,6 @@ class Scope:
             )
         if self.frequency_hz not in curves.FREQUENCIES_HZ:
             raise ValidationError(f"Nominal frequency {self.frequency_hz} Hz: use 50 or 60")
-
-
-def today() -> date:
-    """Today's date in the stored time zone when ctm.clock is available, else the server's."""
-    try:
-        from ctm import clock
-
-        zone = getattr(clock, "cached_time_zone", None)
-        if zone is not None:
-            return datetime.now(zone()).date()
-    except ImportError:
-        pass
-    return date.today()
 
 
 def _place_sql(scope: Scope, alias: str, params: dict) -> str:
@@ -828,6 +815,7 @@ class Places:
     regions: list[str]
     voltage_levels: list[str]
     frequency_hz: float
+    today: date  # in the stored time zone
 
 
 def places(engine: Engine, identity: Identity) -> Places:
@@ -839,6 +827,7 @@ def places(engine: Engine, identity: Identity) -> Places:
             sa.text("SELECT value FROM public.ctm_settings WHERE key = :k"),
             {"k": FREQUENCY_SETTING_KEY},
         ).scalar()
+        today = conn.execute(sa.text("SELECT public.ctm_local_date(now())")).scalar()
     try:
         frequency = float(stored) if stored else curves.DEFAULT_FREQUENCY_HZ
     except ValueError:
@@ -850,4 +839,5 @@ def places(engine: Engine, identity: Identity) -> Places:
         regions=sorted({r for r in frame["region"].dropna()}),
         voltage_levels=sorted({v for v in frame["voltage_level"].dropna()}),
         frequency_hz=frequency,
+        today=today,
     )

@@ -23,11 +23,6 @@ def _places(_engine: Engine, user: Identity) -> analytics.Places:
     return analytics.places(_engine, user)
 
 
-def today() -> date:
-    """Today in the stored time zone when the clock module knows it, else the server's date."""
-    return analytics.today()
-
-
 def _preset_range(preset: str, day: date) -> tuple[date, date]:
     """Year to date; the last 12 months (this month and the 11 before it); the last 3 or 5
     calendar years including this one. All end today."""
@@ -47,7 +42,7 @@ def scope_from_sidebar(engine: Engine, identity: Identity, *, default: str = "Ye
     preset = sidebar.selectbox(
         "Period", PRESETS, index=PRESETS.index(default), key="analytics_preset"
     )
-    day = today()
+    day = places.today
     first, last = _preset_range(preset, day)
     if preset == "Custom":
         # Streamlit's default range is ten years around the value: events go back to 1990.

@@ -25,7 +25,7 @@ def pq_data(engine, app_env):
     """This year: North/H1 with customers A, B; South/H1 with C. Events on 2 January of this
     year: a 40 % dip on North/H1 (hits A, B), a 120 % swell on South/H1 (hits C), a false 10 %
     dip on North/H1 and a dip without residual."""
-    year = analytics.today().year
+    year = date.today().year
     with owner_transaction(engine) as conn:
 
         def one(sql: str, **params):
