@@ -298,7 +298,11 @@ def _substations_in(conn: Connection, scope: Scope) -> pd.DataFrame:
 
 
 def _mapped_in(conn: Connection, scope: Scope) -> dict[tuple[str, UUID | None], int]:
-    """Critical customers mapped (sarfi()'s N_T) per period label, per substation and in all."""
+    """Critical customers mapped (sarfi()'s N_T) per period label, per substation and in all.
+
+    Most mappings are active without dates: they apply on every day, so they are counted once;
+    only the dated (or ended) ones are checked per period, and a customer already counted through
+    a plain mapping is not counted again."""
     periods = period_labels(scope)
     params: dict = {
         "labels": [p[0] for p in periods],
@@ -306,25 +310,63 @@ def _mapped_in(conn: Connection, scope: Scope) -> dict[tuple[str, UUID | None], 
         "lasts": [p[2] for p in periods],
     }
     place = _place_sql(scope, "s", params)
+    plain_sql = "m.active AND m.connected_since IS NULL AND m.disconnected_on IS NULL"
     # Same condition as public.sarfi(): the mapping applies on the earliest day of the period on
     # which it is connected (public.mapping_applies_on, the one validity rule).
     sql = f"""
-    SELECT p.label, m.substation_id, count(DISTINCT m.customer_id) AS n,
-           GROUPING(m.substation_id) AS all_substations
-    FROM unnest(CAST(:labels AS text[]), CAST(:firsts AS date[]), CAST(:lasts AS date[]))
-         AS p(label, first_day, last_day)
-    JOIN public.customer_transformer_matching AS m
-      ON greatest(p.first_day, coalesce(m.connected_since, p.first_day)) <= p.last_day
-     AND public.mapping_applies_on(m.active, m.connected_since, m.disconnected_on,
-           greatest(p.first_day, coalesce(m.connected_since, p.first_day)))
-    JOIN public.substations AS s ON s.id = m.substation_id
-    WHERE {place}
-    GROUP BY GROUPING SETS ((p.label, m.substation_id), (p.label))
+    WITH plain AS MATERIALIZED (
+      SELECT DISTINCT m.customer_id, m.substation_id
+      FROM public.customer_transformer_matching AS m
+      JOIN public.substations AS s ON s.id = m.substation_id
+      WHERE {place} AND {plain_sql}
+    ),
+    dated AS MATERIALIZED (
+      SELECT p.label, m.customer_id, m.substation_id
+      FROM unnest(CAST(:labels AS text[]), CAST(:firsts AS date[]), CAST(:lasts AS date[]))
+           AS p(label, first_day, last_day)
+      JOIN public.customer_transformer_matching AS m
+        ON greatest(p.first_day, coalesce(m.connected_since, p.first_day)) <= p.last_day
+       AND public.mapping_applies_on(m.active, m.connected_since, m.disconnected_on,
+             greatest(p.first_day, coalesce(m.connected_since, p.first_day)))
+      JOIN public.substations AS s ON s.id = m.substation_id
+      WHERE {place} AND NOT ({plain_sql})
+    )
+    SELECT NULL AS label, substation_id, count(*) AS n, 0 AS everywhere
+    FROM plain GROUP BY substation_id
+    UNION ALL
+    SELECT NULL, NULL, count(DISTINCT customer_id), 1 FROM plain
+    UNION ALL
+    SELECT d.label, d.substation_id, count(DISTINCT d.customer_id), 0
+    FROM dated AS d
+    WHERE NOT EXISTS (SELECT 1 FROM plain AS pl
+                      WHERE pl.customer_id = d.customer_id AND pl.substation_id = d.substation_id)
+    GROUP BY d.label, d.substation_id
+    UNION ALL
+    SELECT d.label, NULL, count(DISTINCT d.customer_id), 1
+    FROM dated AS d
+    WHERE NOT EXISTS (SELECT 1 FROM plain AS pl WHERE pl.customer_id = d.customer_id)
+    GROUP BY d.label
     """
-    result: dict[tuple[str, UUID | None], int] = {}
+    plain_by_substation: dict[UUID, int] = {}
+    plain_everywhere = 0
+    extra: dict[tuple[str, UUID | None], int] = {}
     for row in conn.execute(sa.text(sql), params):
-        key = None if row.all_substations else row.substation_id
-        result[(row.label, key)] = int(row.n)
+        if row.label is None:
+            if row.everywhere:
+                plain_everywhere = int(row.n)
+            else:
+                plain_by_substation[row.substation_id] = int(row.n)
+        else:
+            key = None if row.everywhere else row.substation_id
+            extra[(row.label, key)] = int(row.n)
+    result: dict[tuple[str, UUID | None], int] = {}
+    substations = set(plain_by_substation) | {k for (_, k) in extra if k is not None}
+    for label, _first, _last in periods:
+        result[(label, None)] = plain_everywhere + extra.get((label, None), 0)
+        for substation in substations:
+            n = plain_by_substation.get(substation, 0) + extra.get((label, substation), 0)
+            if n:
+                result[(label, substation)] = n
     return result
 
 
