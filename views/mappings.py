@@ -7,32 +7,17 @@ from datetime import date
 
 import streamlit as st
 
-from ctm.clock import time_zone_for
-from ctm.excel import dataframe_to_xlsx
-from ctm.mappings import export_mappings
+from ctm.imports.workbooks import mappings_export_xlsx
 from ctm.roles import Action, can
+from ui import import_panel, past_events
 from ui import mapping_dialogs as dialogs
 from ui import mapping_grid as grid_ui
-from ui import past_events
 from ui.feedback import service_errors
 from ui.mapping_filters import PAGE_SIZE, page_number_input, sidebar_filters
 from ui.session import require_user
 
 engine, identity = require_user()
 can_edit = can(identity.role, Action.EDIT_MAPPINGS)
-EXPORT_TITLES = {
-    "customer_name": "Customer",
-    "account_number": "Account number",
-    "customer_type": "Customer type",
-    "substation_name": "Substation",
-    "circuit_id": "Circuit",
-    "active": "Active",
-    "connected_since": "Connected since",
-    "disconnected_on": "Disconnected on",
-    "updated_by_name": "Updated by",
-    "updated_at": "Updated at",
-    "created_at": "Created at",
-}
 
 st.title("Customer Transformer Matching")
 st.caption(
@@ -56,9 +41,8 @@ tiles[3].metric(
 
 
 def build_export() -> bytes:
-    frame = export_mappings(engine, identity, filters)
-    zone = time_zone_for(engine, identity)
-    return dataframe_to_xlsx(frame, "Mappings", column_titles=EXPORT_TITLES, time_zone=zone)
+    # Sheet 1 is an import file (current mappings), sheet 2 the ended periods.
+    return mappings_export_xlsx(engine, identity, filters)
 
 
 toolbar = st.columns([1.2, 1.2, 1.4, 4] if can_edit else [1.4, 6.6], vertical_alignment="center")
@@ -75,8 +59,8 @@ if can_edit:
         "Bulk import",
         icon=":material/upload_file:",
         key="bulk_import",
-        disabled=True,
-        help="Bulk import from CSV/Excel arrives in a later release",
+        on_click=import_panel.toggle,
+        help="Add or change many mappings from an Excel or CSV file",
     )
 export_slot.download_button(
     "Export to Excel",
@@ -88,6 +72,9 @@ export_slot.download_button(
     key="export",
     help="All rows of the current filters, not only this page",
 )
+
+if can_edit:
+    import_panel.show(engine, identity)
 
 pager = st.columns([1, 5], vertical_alignment="center")
 with pager[0]:
