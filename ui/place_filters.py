@@ -50,6 +50,8 @@ def substation_and_circuit(
         bind="query-params",
         on_change=substation_changed,
         placeholder="All substations",
+        # "All substations" is a choice, not an empty box: no clear (×) button next to it.
+        required=True,
     )
     circuits = circuits_of_substation(engine, identity, substation_id) if substation_id else []
     circuit = st.selectbox(
@@ -60,6 +62,7 @@ def substation_and_circuit(
         bind="query-params",
         on_change=on_change,
         placeholder="All circuits",
+        required=True,
         disabled=substation_id is None,
         help="Choose a substation first: circuit names repeat across substations.",
     )
