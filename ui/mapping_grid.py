@@ -210,4 +210,4 @@ def show_outcomes() -> None:
         st.toast(f"Saved {saved} change(s)", icon=":material/check_circle:")
         return
     st.warning(f"Saved {saved} change(s); {len(refused)} refused:")
-    st.dataframe(pd.DataFrame(refused).drop(columns=["Result"]), hide_index=True, width="stretch")
+    st.dataframe(pd.DataFrame(refused), hide_index=True, width="stretch")
