@@ -40,7 +40,7 @@ CHROMIUM = "/usr/bin/chromium"
 COOKIE_KEY = "bench-browser-cookie-key-" + "x" * 32
 USERNAME, PASSWORD = "bench-operator", "bench-password-123"
 QUIET_MS = 600
-TIMEOUT_S = 30
+TIMEOUT_S = 180
 VIEWPORT = {"width": 1400, "height": 900}
 APP = "[data-testid=stApp]"
 TABLE = "[data-testid=stMain] [data-testid=stDataFrame]"
