@@ -427,6 +427,7 @@ def main() -> None:
         min_proc, min_url, min_log = start_streamlit(
             "benchmarks/minimal_app/app.py", {}, tmp / "minimal.log"
         )
+        failed: list[str] = []
         results: dict[str, dict[str, list[float]]] = {
             name: {a: [] for a in ACTIONS} for name in ("ctm", "minimal")
         }
@@ -442,10 +443,18 @@ def main() -> None:
                 for target, cookie in targets:  # warm-up: engine, caches, first imports
                     one_run(browser, target, cookie)
                 for i in range(args.runs):
-                    for target, cookie in targets:
-                        for action, seconds in one_run(browser, target, cookie).items():
-                            results[target.name][action].append(seconds)
+                    try:
+                        pair = [(t.name, one_run(browser, t, c)) for t, c in targets]
+                    except Exception as exc:  # noqa: BLE001 - a run lost to a timeout is skipped
+                        failed.append(f"run {i + 1}: {exc}"[:300])
+                        print(f"run {i + 1} skipped: {exc}"[:300], file=sys.stderr, flush=True)
+                        continue
+                    for name, times in pair:
+                        for action, seconds in times.items():
+                            results[name][action].append(seconds)
                     print(f"run {i + 1}/{args.runs} done", file=sys.stderr, flush=True)
+                    # The table so far, so a long run interrupted still leaves its figures.
+                    Path(args.output).write_text(report(results, [f"(partial: {i + 1} runs)"]))
                 browser.close()
         finally:
             stop(ctm_proc, ctm_log)
@@ -473,6 +482,9 @@ def main() -> None:
             "minimal app (A B A B). Done = script not running, connected, the action's main element "
             f"visible (the {QUIET_MS} ms quiet period that proves it is not counted)."
         ),
+        f"Runs completed: {len(results['ctm']['reload'])} of {args.runs}"
+        + (f"; skipped: {'; '.join(failed)}" if failed else "")
+        + ".",
     ]
     text = report(results, meta)
     Path(args.output).write_text(text)

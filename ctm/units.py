@@ -46,8 +46,8 @@ def minutes_text(minutes: float | Decimal | None) -> str:
     return duration_text(float(minutes) * 60_000)  # type: ignore[arg-type]
 
 
-def event_type_text(code: str | None) -> str:
+def event_type_text(code: object) -> str:
     """'voltage_dip' → 'Voltage dip'; an unknown code in the same style; '' for none."""
-    if not code:
+    if not isinstance(code, str) or not code:  # None, or NaN from a frame with NULL types
         return ""
     return EVENT_TYPE_WORDS.get(code, code.replace("_", " ").capitalize())
