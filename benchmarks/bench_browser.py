@@ -30,7 +30,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import common  # also puts the repository on sys.path
-import jwt
 
 from ctm import db, users
 
@@ -214,10 +213,14 @@ def one_run(browser, target: Target, cookie: dict | None) -> dict[str, float]:
     return times
 
 
-def login_cookie(key: str) -> dict:
-    """The cookie streamlit-authenticator writes after a login (a signed {username, exp_date})."""
-    expires = (datetime.now() + timedelta(days=7)).timestamp()
-    token = jwt.encode({"username": USERNAME, "exp_date": expires}, key, algorithm="HS256")
+def login_cookie(url: str, key: str) -> dict:
+    """The cookie a login leaves: a server-side session of the benchmark user, its id signed."""
+    from ctm import sessions
+
+    engine = db.get_engine(url)
+    who = users.identity_for(engine, USERNAME)
+    with db.owner_transaction(engine) as conn:
+        token = sessions.create_session_in(conn, who.user_id, key)
     return {"name": "ctm_login", "value": token}
 
 
@@ -437,7 +440,7 @@ def main() -> None:
                     executable_path=CHROMIUM, args=["--no-sandbox", "--headless"]
                 )
                 targets = [
-                    (ctm_target(ctm_url), login_cookie(COOKIE_KEY)),
+                    (ctm_target(ctm_url), login_cookie(url, COOKIE_KEY)),
                     (minimal_target(min_url), None),
                 ]
                 for target, cookie in targets:  # warm-up: engine, caches, first imports

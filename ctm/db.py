@@ -112,6 +112,20 @@ def describe_url(url: str) -> str:
     return f"{host}:{u.port or 5432}/{u.database or ''}"
 
 
+def describe_engine(engine: Engine) -> str:
+    """host:port/database the engine really reaches, as libpq resolved it (a bare postgresql://
+    goes to PGHOST/PGPORT/PGDATABASE or the local socket: say which); never the password."""
+    raw = engine.raw_connection()
+    try:
+        info = raw.driver_connection.info
+        host = info.host or "localhost"
+        if host.startswith("/"):
+            host = f"socket {host}"  # a local socket folder, e.g. the embedded server
+        return f"{host}:{info.port}/{info.dbname} (user {info.user})"
+    finally:
+        raw.close()
+
+
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
 

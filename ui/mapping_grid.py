@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from uuid import UUID
 
 import pandas as pd
 import streamlit as st
@@ -21,10 +22,14 @@ from ctm.grid_commands import UpdateCommand, edits_to_commands
 from ctm.mappings import (
     MappingFilter,
     MappingStats,
+    correct_mapping,
+    end_mapping,
     list_mappings,
     mapping_statistics,
-    update_mapping,
+    move_mapping,
+    reactivate_mapping,
 )
+from ui import past_events
 from ui.mapping_filters import PAGE_SIZE, filter_token
 
 GRID_STATE = "ctm_grid"
@@ -36,6 +41,8 @@ SHOWN_COLUMNS = (
     "substation_name",
     "circuit_id",
     "active",
+    "connected_since",
+    "disconnected_on",
     "updated_by_name",
     "updated_at",
 )
@@ -86,9 +93,12 @@ def to_view(rows: pd.DataFrame) -> pd.DataFrame:
             "customer_name": rows["customer_name"],
             "account_number": rows["account_number"],
             "customer_type": rows["customer_type"],
+            "substation_id": rows["substation_id"].astype(str),
             "substation_name": rows["substation_name"],
             "circuit_id": rows["circuit_id"],
             "active": rows["active"].astype(bool),
+            "connected_since": pd.to_datetime(rows["connected_since"]).dt.date,
+            "disconnected_on": pd.to_datetime(rows["disconnected_on"]).dt.date,
             "updated_by_name": rows["updated_by_name"].fillna("—"),
             "updated_at": pd.to_datetime(rows["updated_at"], utc=True),
         }
@@ -120,19 +130,31 @@ def column_config(circuits: list[str] | None) -> dict:
     config = {
         # Widths in pixels that fit 1400 px with the sidebar open: "large" for the customer
         # squeezed Type and Updated at off the right edge.
-        "customer": st.column_config.TextColumn("Customer", width=320),
-        "customer_type": st.column_config.TextColumn("Type", width=100),
-        "substation_name": st.column_config.TextColumn("Substation", width=140),
-        "circuit_id": st.column_config.TextColumn("Circuit", width=70),
-        "active": st.column_config.CheckboxColumn("Active", width=60),
-        "updated_by_name": st.column_config.TextColumn("Updated by", width=120),
+        "customer": st.column_config.TextColumn("Customer", width=240),
+        "customer_type": st.column_config.TextColumn("Type", width=90),
+        "substation_name": st.column_config.TextColumn("Substation", width=120),
+        "circuit_id": st.column_config.TextColumn("Circuit", width=60),
+        "active": st.column_config.CheckboxColumn("Active", width=55),
+        "connected_since": st.column_config.DateColumn(
+            "Connected since",
+            format="YYYY-MM-DD",
+            help="Empty: as far back as the events go",
+            width=105,
+        ),
+        "disconnected_on": st.column_config.DateColumn(
+            "Disconnected on",
+            format="YYYY-MM-DD",
+            help="First day it no longer applies",
+            width=110,
+        ),
+        "updated_by_name": st.column_config.TextColumn("Updated by", width=110),
         "updated_at": st.column_config.DatetimeColumn(
-            "Updated at", format="YYYY-MM-DD HH:mm", width=140
+            "Updated at", format="YYYY-MM-DD HH:mm", width=130
         ),
     }
     if circuits is not None:
         config["circuit_id"] = st.column_config.SelectboxColumn(
-            "Circuit", options=circuits, required=True, width=70
+            "Circuit", options=circuits, required=True, width=60
         )
     return config
 
@@ -149,7 +171,15 @@ def show_read_only(grid: GridPage) -> None:
 
 def show_editor(grid: GridPage, circuits: list[str] | None) -> None:
     """The editable grid; edits stay in the browser until Save (on_change="ignore")."""
-    disabled = ["customer", "customer_type", "substation_name", "updated_by_name", "updated_at"]
+    disabled = [
+        "customer",
+        "customer_type",
+        "substation_name",
+        "connected_since",
+        "disconnected_on",
+        "updated_by_name",
+        "updated_at",
+    ]
     if circuits is None:
         disabled.append("circuit_id")
     st.data_editor(
@@ -165,37 +195,80 @@ def show_editor(grid: GridPage, circuits: list[str] | None) -> None:
     )
 
 
-def _describe(command: UpdateCommand) -> str:
+def _describe(command: UpdateCommand, circuit_change: str, moved_on: date | None) -> str:
     changes = []
     if command.circuit_id is not None:
-        changes.append(f"circuit → {command.circuit_id or '(empty)'}")
+        how = (
+            f"moved on {(moved_on or date.today()).isoformat()}"
+            if circuit_change == "moved"
+            else "corrected"
+        )
+        changes.append(f"circuit → {command.circuit_id or '(empty)'} ({how})")
     if command.active is not None:
-        changes.append("activated" if command.active else "deactivated")
+        changes.append("re-activated (new period)" if command.active else "deactivated today")
     return ", ".join(changes)
 
 
-def save_edits(engine: Engine, identity: Identity, grid: GridPage) -> list[dict] | None:
-    """Send every edited row through update_mapping; one outcome per row (None: nothing edited)."""
+def save_edits(
+    engine: Engine,
+    identity: Identity,
+    grid: GridPage,
+    *,
+    circuit_change: str = "correction",
+    moved_on: date | None = None,
+) -> list[dict] | None:
+    """Send every edited row to the services; one outcome per row (None: nothing edited).
+
+    A new circuit is a correction (the row changes in place) or a move on `moved_on` (the row ends
+    that day and a new row starts on the new circuit); unticking Active ends the mapping today,
+    ticking it starts a new period. Past events the changes reach are offered on the page."""
     commands = edits_to_commands(grid.view, st.session_state.get(grid.key))
     if not commands:
         return None
     outcomes = []
+    previews = []
     with st.spinner(f"Saving {len(commands)} change(s)…"):
         for command in commands:
             try:
-                update_mapping(
-                    engine,
-                    identity,
-                    command.mapping_id,
-                    command.expected_version,
-                    circuit_id=command.circuit_id,
-                    active=command.active,
+                previews.extend(
+                    _save_one(engine, identity, grid, command, circuit_change, moved_on)
                 )
-                result, reason = "Saved", _describe(command)
+                result, reason = "Saved", _describe(command, circuit_change, moved_on)
             except ServiceError as exc:
                 result, reason = "Refused", str(exc)
             outcomes.append({"Mapping": command.label, "Result": result, "Details": reason})
+    past_events.offer(previews)
     return outcomes
+
+
+def _save_one(
+    engine: Engine,
+    identity: Identity,
+    grid: GridPage,
+    command: UpdateCommand,
+    circuit_change: str,
+    moved_on: date | None,
+) -> list:
+    previews: list = []
+    mapping_id, version = command.mapping_id, command.expected_version
+    if command.circuit_id is not None:
+        row = grid.view.loc[grid.view["id"] == str(mapping_id)].iloc[0]
+        substation_id = UUID(str(row["substation_id"]))
+        if circuit_change == "moved":
+            change = move_mapping(
+                engine, identity, mapping_id, version, substation_id, command.circuit_id, moved_on
+            )
+        else:
+            change = correct_mapping(
+                engine, identity, mapping_id, version, substation_id, command.circuit_id
+            )
+        previews.extend(change.previews)
+        mapping_id, version = change.mapping.id, change.mapping.version
+    if command.active is False:
+        previews.extend(end_mapping(engine, identity, mapping_id, version).previews)
+    elif command.active is True:
+        previews.extend(reactivate_mapping(engine, identity, mapping_id, version).previews)
+    return previews
 
 
 def show_outcomes() -> None:

@@ -10,6 +10,7 @@ import streamlit as st
 from ctm.mappings import MappingFilter, export_mappings
 from ui import mapping_dialogs as dialogs
 from ui import mapping_grid as grid_ui
+from ui import past_events
 from ui.empty_states import first_steps
 from ui.feedback import service_errors
 from ui.mapping_filters import PAGE_SIZE, page_number_input, sidebar_filters
@@ -24,6 +25,8 @@ EXPORT_TITLES = {
     "substation_name": "Substation",
     "circuit_id": "Circuit",
     "active": "Active",
+    "connected_since": "Connected since",
+    "disconnected_on": "Disconnected on",
     "updated_by_name": "Updated by",
     "updated_at": "Updated at",
     "created_at": "Created at",
@@ -97,7 +100,57 @@ first = (grid.page - 1) * PAGE_SIZE + 1 if grid.total else 0
 last = min(grid.page * PAGE_SIZE, grid.total)
 pager[1].caption(f"Page {grid.page} of {pages:,} · rows {first:,}–{last:,} of {grid.total:,}")
 
+
+def pick_row(slot, grid: grid_ui.GridPage):
+    """A mapping of this page to act on (or None)."""
+    rows = grid.view
+    labels = dict(
+        zip(
+            rows["id"],
+            rows["customer"]
+            + " — "
+            + rows["substation_name"]
+            + " / "
+            + rows["circuit_id"]
+            + rows["active"].map({True: "", False: " (inactive)"}),
+            strict=True,
+        )
+    )
+    target = slot.selectbox(
+        "Mapping on this page",
+        list(labels),
+        index=None,
+        format_func=labels.get,
+        key=f"target-{grid.key}",
+        placeholder="Choose a mapping",
+    )
+    return rows.loc[rows["id"] == target].iloc[0] if target else None
+
+
+def history_links(chosen) -> None:
+    """Open the History page filtered to the chosen mapping, or to its customer."""
+    if chosen is None:
+        return
+    links = st.columns([1, 1.4, 4])
+    links[0].page_link(
+        "views/history.py",
+        label="History",
+        icon=":material/history:",
+        query_params={"row": chosen["id"]},
+    )
+    links[1].page_link(
+        "views/history.py",
+        label="Customer history",
+        icon=":material/person_search:",
+        query_params={"account": chosen["account_number"]},
+    )
+
+
 grid_ui.show_outcomes()
+if can_edit:
+    # After an add, re-activation, move, correction or a past end: the past events it concerns.
+    with service_errors(stop=False):
+        past_events.show_panel(engine, identity)
 if grid.total == 0 and filters != MappingFilter():
     st.info("No mappings match these filters.")
 elif grid.total == 0:
@@ -114,6 +167,7 @@ elif grid.total == 0:
 elif not can_edit:
     st.caption("Read-only: viewers can look at mappings but not change them.")
     grid_ui.show_read_only(grid)
+    history_links(pick_row(st, grid))
 else:
     editable_circuits = circuits if filters.substation_id else None
     if editable_circuits is None:
@@ -122,10 +176,26 @@ else:
             "across substations. Active can be changed here."
         )
     grid_ui.show_editor(grid, editable_circuits)
+    circuit_change, moved_on = "correction", None
+    if editable_circuits is not None:
+        how = st.columns([2.2, 1, 1.8], vertical_alignment="bottom")
+        circuit_change = how[0].radio(
+            "A changed circuit is",
+            ["correction", "moved"],
+            format_func=lambda v: (
+                "Correction (it was always this circuit)" if v == "correction" else "Moved on"
+            ),
+            horizontal=True,
+            key="circuit_change",
+        )
+        if circuit_change == "moved":
+            moved_on = how[1].date_input("Moved on", value=date.today(), key="moved_on")
     actions = st.columns([1.3, 1, 3.2], vertical_alignment="bottom")
     if actions[0].button("Save changes", type="primary", icon=":material/save:", key="save"):
         with service_errors():
-            outcomes = grid_ui.save_edits(engine, identity, grid)
+            outcomes = grid_ui.save_edits(
+                engine, identity, grid, circuit_change=circuit_change, moved_on=moved_on
+            )
         if outcomes is None:
             st.info("Nothing to save: change a circuit or an Active box in the grid first.")
         else:
@@ -140,30 +210,9 @@ else:
     )
 
     st.divider()
-    st.markdown("**Deactivate or delete a mapping**")
-    rows = grid.view
-    labels = dict(
-        zip(
-            rows["id"],
-            rows["customer"]
-            + " — "
-            + rows["substation_name"]
-            + " / "
-            + rows["circuit_id"]
-            + rows["active"].map({True: "", False: " (inactive)"}),
-            strict=True,
-        )
-    )
-    row_cols = st.columns([4, 1.2, 1.6], vertical_alignment="bottom")
-    target = row_cols[0].selectbox(
-        "Mapping on this page",
-        list(labels),
-        index=None,
-        format_func=labels.get,
-        key=f"target-{grid.key}",
-        placeholder="Choose a mapping",
-    )
-    chosen = rows.loc[rows["id"] == target].iloc[0] if target else None
+    st.markdown("**Deactivate, re-activate, delete a mapping or see its history**")
+    row_cols = st.columns([4, 1.2, 1.2, 1.6], vertical_alignment="bottom")
+    chosen = pick_row(row_cols[0], grid)
     action = None
     if chosen is not None:
         action = dialogs.RowAction(
@@ -181,8 +230,17 @@ else:
         on_click=dialogs.open_dialog,
         args=(action,),
     )
+    row_cols[2].button(
+        "Re-activate…",
+        key="open_reactivate",
+        disabled=chosen is None or bool(chosen["active"]),
+        on_click=dialogs.open_dialog,
+        args=(replace(action, kind="reactivate") if action else None,),
+        help="Map the customer to this circuit again from a day on (a new period)",
+    )
+    history_links(chosen)
     if identity.role == "admin":
-        row_cols[2].button(
+        row_cols[3].button(
             "Delete permanently…",
             key="open_delete",
             icon=":material/delete_forever:",

@@ -14,6 +14,7 @@ from ctm import stats
 from ctm.db import Identity
 from ui.empty_states import first_steps
 from ui.feedback import service_errors
+from ui.recent_changes import recent_changes_section
 from ui.session import require_user
 
 engine, identity = require_user()
@@ -205,3 +206,6 @@ st.dataframe(
     column_config={"Coverage %": st.column_config.NumberColumn(format="%.1f")},
     key="stats_table",
 )
+
+# History: who changed what lately (its own block; see ui/recent_changes.py).
+recent_changes_section(engine, identity)

@@ -106,7 +106,7 @@ def test_kpi_tiles_match_sql_counts(engine, login_user, coverage_data, role):
 def test_charts_and_table_show_the_per_substation_figures(login_user, coverage_data):
     at = open_statistics(login_user("viewer"))
     charts = at.get("vega_lite_chart")
-    assert len(charts) == 5
+    assert len(charts) == 7  # five on coverage, two on recent changes (history)
     titles = []
     for chart in charts:
         spec = json.loads(chart.proto.spec)
@@ -117,6 +117,8 @@ def test_charts_and_table_show_the_per_substation_figures(login_user, coverage_d
         "Customer impacts by level",
         "Circuits known vs covered",
         "Blind-spot events, last 90 days",
+        "Changes by user",
+        "Changes by action",
     ]
     frame = at.dataframe[0].value.set_index("Substation")
     assert frame.loc["North", "Circuits known"] == 2 and frame.loc["North", "Circuits covered"] == 1
