@@ -8,10 +8,12 @@ from datetime import date
 import streamlit as st
 
 from ctm.imports.workbooks import mappings_export_xlsx
+from ctm.mappings import MappingFilter
 from ctm.roles import Action, can
 from ui import import_panel, past_events
 from ui import mapping_dialogs as dialogs
 from ui import mapping_grid as grid_ui
+from ui.empty_states import first_steps
 from ui.feedback import service_errors
 from ui.mapping_filters import PAGE_SIZE, page_number_input, sidebar_filters
 from ui.session import require_user
@@ -28,8 +30,10 @@ dialogs.show_pending_toast()
 
 with service_errors():
     filters, circuits = sidebar_filters(engine, identity)
-    stats = grid_ui.statistics(engine, identity)
+    stats, stats_time = grid_ui.statistics(engine, identity)
 
+# The tiles count every mapping (not the filtered rows): one grouped query, kept a few minutes.
+st.caption(f"All mappings, whatever the filters · counted at {stats_time:%H:%M}")
 tiles = st.columns(4)
 tiles[0].metric("Active mappings", f"{stats.active_mappings:,}")
 tiles[1].metric("Mapped customers", f"{stats.mapped_customers:,}")
@@ -137,8 +141,19 @@ if can_edit:
     # After an add, re-activation, move, correction or a past end: the past events it concerns.
     with service_errors(stop=False):
         past_events.show_panel(engine, identity)
-if grid.total == 0:
+if grid.total == 0 and filters != MappingFilter():
     st.info("No mappings match these filters.")
+elif grid.total == 0:
+    st.info(
+        "No active mappings yet. A mapping says which critical customer hangs off which substation "
+        "circuit: "
+        + (
+            "add the first one with Add mapping above, or load many at once from a file."
+            if can_edit
+            else "an administrator or operator adds them."
+        )
+    )
+    first_steps(identity, ("substations", "circuits", "customers", "import"))
 elif not can_edit:
     st.caption("Read-only: viewers can look at mappings but not change them.")
     grid_ui.show_read_only(grid)
@@ -176,9 +191,6 @@ else:
         else:
             st.session_state[grid_ui.OUTCOMES] = outcomes
             grid_ui.next_generation()
-            saved = sum(1 for o in outcomes if o["Result"] == "Saved")
-            if saved:
-                st.session_state[dialogs.TOAST] = f"Saved {saved} change(s)"
             st.rerun()
     actions[1].button(
         "Discard edits",
