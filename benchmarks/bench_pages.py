@@ -123,12 +123,14 @@ def apptest_scenarios(identity: db.Identity, ids: dict, runs: int) -> dict[str, 
     from streamlit.testing.v1 import AppTest
 
     def logged_in() -> AppTest:
+        from ctm import sessions, settings
+        from ui.login import TOKEN_KEY
+
+        engine = db.get_engine(os.environ["DATABASE_URL"])
+        with db.owner_transaction(engine) as conn:
+            token = sessions.create_session_in(conn, identity.user_id, settings.cookie_key())
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
-        at.session_state["authentication_status"] = True
-        at.session_state["username"] = identity.username
-        at.session_state["name"] = identity.full_name
-        at.session_state["roles"] = [identity.role]
-        at.session_state["logout"] = None
+        at.session_state[TOKEN_KEY] = token
         return at
 
     results: dict[str, list[float]] = {

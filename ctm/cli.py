@@ -3,7 +3,6 @@ URL. Every command takes `--database-url` before or after its name."""
 
 from __future__ import annotations
 
-import itertools
 import sys
 from datetime import UTC, datetime, timedelta
 
@@ -227,12 +226,12 @@ def demo_data_command(ctx: Context, seed: int, force: bool, as_of: datetime | No
 # backfill ----------------------------------------------------------------------------------------
 
 
-def _batches(start: datetime, end: datetime, days: int) -> list[tuple[datetime, datetime]]:
-    edges = [start]
-    while edges[-1] + timedelta(days=days) <= end:
-        edges.append(edges[-1] + timedelta(days=days))
-    edges.append(end)
-    return [(a, b) for a, b in itertools.pairwise(edges) if a < b] or [(start, end)]
+def _plus_days(moment: datetime, days: int) -> datetime | None:
+    """moment + days, or None (an open end) past the calendar's end: --batch-days may be huge."""
+    try:
+        return moment + timedelta(days=days)
+    except OverflowError:
+        return None
 
 
 @cli.command("backfill")
@@ -240,14 +239,14 @@ def _batches(start: datetime, end: datetime, days: int) -> list[tuple[datetime, 
     "--since",
     type=click.DateTime(formats=["%Y-%m-%d"]),
     default=None,
-    help="Only events from this day on (00:00 UTC); default: every event.",
+    help="Only events from this day on (00:00 in the stored time zone); default: every event.",
 )
 @click.option(
     "--batch-days",
     type=click.IntRange(min=1),
     default=30,
     show_default=True,
-    help="Days of events per transaction.",
+    help="Days of events per transaction (a huge number means one transaction).",
 )
 @click.option("--customer", "account", default=None, help="Only this customer (account number).")
 @click.option("--substation", default=None, help="Only events of this substation (name or code).")
@@ -266,45 +265,77 @@ def backfill_command(
     dry_run: bool,
 ) -> None:
     """Create the missing customer impacts of past events, set-based, one transaction per batch,
-    from the mappings that applied on each event's date (validity dates honoured)."""
+    from the mappings that applied on each event's date (validity dates honoured).
+
+    Batches cover only stretches that hold events: an event dated in year 1 and one today make
+    a few batches, not 24,000."""
+    from ctm import clock
+
     engine = ctx.migrated_engine(writes=True, at_start=True)
-    since_ts = since.replace(tzinfo=UTC) if since else None
     with db.owner_transaction(engine) as conn:
         scope = _backfill_scope(conn, account, substation, circuit)
-        first, last = conn.execute(
+        since_ts = since.replace(tzinfo=clock.time_zone(conn)) if since else None
+        first, count = conn.execute(
             sa.text(
-                'SELECT min("timestamp"), max("timestamp") FROM public.pq_events'
+                'SELECT min("timestamp"), count(*) FROM public.pq_events'
                 " WHERE \"timestamp\" >= coalesce(CAST(:since AS timestamptz), '-infinity')"
             ),
             {"since": since_ts},
         ).one()
     totals = {"events": 0, "severe": 0, "moderate": 0, "minor": 0}
+
+    def run_batch(lo: datetime | None, hi: datetime | None) -> None:
+        with db.owner_transaction(engine) as conn:
+            row = conn.execute(
+                sa.text(
+                    "SELECT * FROM public.backfill_customer_impacts_between("
+                    "CAST(:lo AS timestamptz), CAST(:hi AS timestamptz),"
+                    " CAST(:customer AS uuid), CAST(:substation AS uuid),"
+                    " CAST(:circuit AS text), CAST(:dry_run AS boolean))"
+                ),
+                {"lo": lo, "hi": hi, "dry_run": dry_run, **scope},
+            ).one()
+        totals["events"] += row.events_scanned
+        for level in ("severe", "moderate", "minor"):
+            totals[level] += getattr(row, level)
+        bar.update(row.events_scanned)
+
+    def next_event_at(moment: datetime) -> datetime | None:
+        with db.owner_transaction(engine) as conn:
+            return conn.scalar(
+                sa.text('SELECT min("timestamp") FROM public.pq_events WHERE "timestamp" >= :t'),
+                {"t": moment},
+            )
+
     if first is None:
         click.echo("no events to scan" + (f" since {since.date()}" if since else ""))
     else:
-        start = since_ts or first.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        end = last + timedelta(microseconds=1)
-        batches = _batches(start, end, batch_days)
+        batches = 0
         with click.progressbar(
-            batches, label="backfilling", file=sys.stderr, show_pos=True, show_eta=True
+            length=count, label="backfilling", file=sys.stderr, show_pos=True, show_eta=True
         ) as bar:
-            for n, (lo, hi) in enumerate(bar):
-                # The open ends catch events that arrive while the backfill runs.
-                lo_arg = None if (n == 0 and since_ts is None) else lo
-                hi_arg = None if n == len(batches) - 1 else hi
-                with db.owner_transaction(engine) as conn:
-                    row = conn.execute(
-                        sa.text(
-                            "SELECT * FROM public.backfill_customer_impacts_between("
-                            "CAST(:lo AS timestamptz), CAST(:hi AS timestamptz),"
-                            " CAST(:customer AS uuid), CAST(:substation AS uuid),"
-                            " CAST(:circuit AS text), CAST(:dry_run AS boolean))"
-                        ),
-                        {"lo": lo_arg, "hi": hi_arg, "dry_run": dry_run, **scope},
-                    ).one()
-                totals["events"] += row.events_scanned
-                for level in ("severe", "moderate", "minor"):
-                    totals[level] += getattr(row, level)
+            # The first batch is open below (unless --since) and a last, open-ended batch catches
+            # events that arrive while the backfill runs; stretches without events are skipped
+            # (the next batch starts where the previous ended, so none is missed).
+            lo: datetime | None = since_ts or first
+            lower: datetime | None = since_ts
+            hi: datetime | None = None
+            while lo is not None:
+                hi = _plus_days(lo, batch_days)
+                run_batch(lower, hi)
+                batches += 1
+                if hi is None:
+                    break
+                lo = next_event_at(hi)
+                lower = hi
+            if hi is not None:
+                run_batch(hi, None)
+                batches += 1
+        click.echo(
+            f"scanned in {batches:,} batch(es) of up to {batch_days:,} days"
+            " (stretches without events skipped)",
+            err=True,
+        )
     created = totals["severe"] + totals["moderate"] + totals["minor"]
     verb = "impacts to create" if dry_run else "impacts created"
     click.echo(f"events scanned:  {totals['events']:,}")
@@ -386,24 +417,46 @@ ROLE_CHOICE = click.Choice(["admin", "operator", "viewer"])
 
 @cli.group("users")
 def users_group() -> None:
-    """Login accounts: add, change role or password, list."""
+    """Login accounts: add, change role or password, disable, enable, unlock, remove, list."""
 
 
 def _read_password(password_stdin: bool) -> str:
-    if password_stdin or not sys.stdin.isatty():
-        line = sys.stdin.readline()
-        if not line:
+    """Asked twice on a terminal; from stdin's first line only when --password-stdin says so (a
+    pipe that was meant for something else must not silently become a password)."""
+    if password_stdin:
+        raw = sys.stdin.buffer.readline()
+        if not raw:
             raise CommandError("no password on standard input")
-        return line.rstrip("\r\n")
-    return click.prompt("Password", hide_input=True, confirmation_prompt="Repeat the password")
+        try:
+            password = raw.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError as exc:
+            raise CommandError(
+                f"the password on standard input is not UTF-8 text (byte {raw[exc.start]:#04x}"
+                f" at position {exc.start + 1}); type it in UTF-8"
+            ) from None
+    elif not sys.stdin.isatty():
+        raise CommandError(
+            "standard input is not a terminal, so the password cannot be asked twice: "
+            "pass --password-stdin to read it from the first line of standard input"
+        )
+    else:
+        password = click.prompt(
+            "Password", hide_input=True, confirmation_prompt="Repeat the password"
+        )
+    # One of only spaces, or with a NUL, is refused here with one line (not a traceback later).
+    if not password.strip():
+        raise CommandError("the password is empty or only spaces: choose a real password")
+    if "\x00" in password:
+        raise CommandError("the password contains a NUL character (\\x00): choose another")
+    return password
 
 
 def _user_call(fn, *args, **kwargs):
-    from ctm.users import UserError
+    from ctm.errors import ServiceError
 
     try:
         return fn(*args, **kwargs)
-    except UserError as exc:
+    except ServiceError as exc:
         raise CommandError(str(exc)) from None
 
 
@@ -464,6 +517,50 @@ def users_set_password(ctx: Context, username: str, password_stdin: bool) -> Non
     click.echo(f"password of {username} changed")
 
 
+@users_group.command("disable")
+@click.argument("username")
+@pass_context
+def users_disable(ctx: Context, username: str) -> None:
+    """Stop a user from logging in and end all of their sessions."""
+    from ctm import users
+
+    changed = _user_call(users.disable_user, ctx.migrated_engine(), username)
+    click.echo(f"{username} is disabled" + ("" if changed else " (it already was)"))
+
+
+@users_group.command("enable")
+@click.argument("username")
+@pass_context
+def users_enable(ctx: Context, username: str) -> None:
+    """Let a disabled user log in again."""
+    from ctm import users
+
+    changed = _user_call(users.enable_user, ctx.migrated_engine(), username)
+    click.echo(f"{username} can log in" + ("" if changed else " (it was not disabled)"))
+
+
+@users_group.command("unlock")
+@click.argument("username")
+@pass_context
+def users_unlock(ctx: Context, username: str) -> None:
+    """Lift the lock that failed logins put on a username (known or not)."""
+    from ctm import users
+
+    was_locked = _user_call(users.unlock_user, ctx.migrated_engine(), username)
+    click.echo(f"{username} is unlocked" + ("" if was_locked else " (it was not locked)"))
+
+
+@users_group.command("remove")
+@click.argument("username")
+@pass_context
+def users_remove(ctx: Context, username: str) -> None:
+    """Delete a login and end its sessions (the last administrator cannot be removed)."""
+    from ctm import users
+
+    _user_call(users.remove_user, ctx.migrated_engine(), username)
+    click.echo(f"removed user {username}")
+
+
 @users_group.command("list")
 @pass_context
 def users_list(ctx: Context) -> None:
@@ -474,14 +571,20 @@ def users_list(ctx: Context) -> None:
     if not records:
         click.echo("no users yet: add one with `ctm users add USERNAME --role admin`")
         return
-    header = ("USERNAME", "ROLE", "NAME", "EMAIL", "CREATED", "DEMO")
+    header = ("USERNAME", "ROLE", "NAME", "EMAIL", "CREATED", "LAST_LOGIN", "STATE", "DEMO")
+
+    def when(moment) -> str:
+        return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if moment else "-"
+
     rows = [
         (
             r.username,
             r.role,
             r.full_name,
             r.email,
-            r.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
+            when(r.created_at),
+            when(r.last_login_at),
+            "disabled" if r.disabled else ("locked" if r.locked_until else "active"),
             "yes" if r.is_demo else "",
         )
         for r in records
@@ -489,6 +592,13 @@ def users_list(ctx: Context) -> None:
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
     for row in (header, *rows):
         click.echo("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
+# import (its own module: ctm/imports/command.py) ---------------------------------------------------
+
+from ctm.imports.command import import_command
+
+cli.add_command(import_command)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -209,17 +209,33 @@ def _counts(conn: Connection) -> dict[str, int]:
     )
 
 
+# Tables that may hold rows on a database nobody has used yet (settings a migration fills).
+_NOT_DATA = frozenset({"ctm_settings"})
+
+
 def database_is_empty(engine: Engine) -> bool:
-    """True when there are no substations, customers, mappings or events (the app's first start)."""
+    """True only for an entirely unused database: no row in any table of `public` (reference data,
+    events, mappings, profiles — whatever later migrations add) and no login. The app's first start
+    fills only such a database with the demo, so a demo admin never appears beside real users."""
     with owner_transaction(engine) as conn:
-        return not conn.scalar(
-            sa.text(
-                "SELECT EXISTS (SELECT 1 FROM public.substations)"
-                " OR EXISTS (SELECT 1 FROM public.customers)"
-                " OR EXISTS (SELECT 1 FROM public.customer_transformer_matching)"
-                " OR EXISTS (SELECT 1 FROM public.pq_events)"
+        tables = (
+            conn.execute(
+                sa.text(
+                    "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class AS c"
+                    " JOIN pg_namespace AS n ON n.oid = c.relnamespace"
+                    " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')"
+                    " AND NOT EXISTS (SELECT 1 FROM pg_depend AS d"
+                    "                 WHERE d.objid = c.oid AND d.deptype = 'e')"
+                    " AND NOT c.relname = ANY(:skip)"
+                ),
+                {"skip": sorted(_NOT_DATA)},
             )
+            .scalars()
+            .all()
         )
+        tables = [*tables, "ctm_private.user_credentials"]
+        probe = " OR ".join(f"EXISTS (SELECT 1 FROM {t})" for t in tables)
+        return not conn.scalar(sa.text(f"SELECT {probe}"))
 
 
 def _describe_counts(counts: dict[str, int]) -> str:

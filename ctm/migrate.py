@@ -1,5 +1,12 @@
 """Applies migrations/*.sql in file-name order, each once, in its own transaction, recorded with a
-checksum; an advisory lock keeps two migrating processes from colliding."""
+checksum; an advisory lock keeps two migrating processes from colliding.
+
+On a Supabase project the migrating role's default privileges grant ALL on every new object in
+`public` to anon, authenticated and service_role. Each file is therefore applied with those
+default grants suspended (restored in the same transaction), so its objects get exactly the GRANTs
+it writes; after every run `ctm_private.revoke_unmeant_privileges()` cleans what older runs or
+hands left (see migrations/20261126000061_*).
+"""
 
 from __future__ import annotations
 
@@ -86,7 +93,11 @@ def applied_migrations(engine: Engine) -> dict[str, str]:
 def migrate(engine: Engine, directory: Path | None = None, log=print) -> list[str]:
     """Apply every pending migration; return the file names applied (empty on a second run)."""
     migrations = load_migrations(directory)
-    raw = engine.raw_connection()
+    pooled = engine.raw_connection()
+    # The driver's own connection: `autocommit` set on SQLAlchemy's pool proxy is a plain
+    # attribute of the proxy and never reaches psycopg2, so the lock and the bookkeeping would
+    # silently share the first file's transaction (and vanish with it when that file fails).
+    raw = pooled.driver_connection
     try:
         raw.autocommit = True
         cur = raw.cursor()
@@ -110,17 +121,62 @@ def migrate(engine: Engine, directory: Path | None = None, log=print) -> list[st
                 _apply(raw, m)
                 log(f"applied {m.filename}")
                 done.append(m.filename)
+            _revoke_unmeant_privileges(raw)
             return done
         finally:
             raw.rollback()
             raw.autocommit = True
             cur.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
+            raw.autocommit = False  # back to the pool as SQLAlchemy expects it
     finally:
-        raw.close()
+        pooled.close()
+
+
+# Roles a Supabase project grants everything to by default privileges.
+_DEFAULT_GRANTEES = ("anon", "authenticated", "service_role")
+_OBJECT_KINDS = {"r": "TABLES", "S": "SEQUENCES", "f": "FUNCTIONS", "T": "TYPES", "n": "SCHEMAS"}
+
+
+def _suspend_default_grants(cur) -> list[str]:
+    """Revoke (inside the open transaction) the migrating role's default privileges for the
+    Supabase roles; return the statements that restore them."""
+    cur.execute(
+        "SELECT CASE WHEN d.defaclnamespace = 0 THEN NULL"
+        "            ELSE quote_ident(d.defaclnamespace::regnamespace::text) END,"
+        "       d.defaclobjtype, quote_ident(g.rolname), a.privilege_type, a.is_grantable"
+        " FROM pg_default_acl AS d CROSS JOIN LATERAL aclexplode(d.defaclacl) AS a"
+        " JOIN pg_roles AS g ON g.oid = a.grantee"
+        " WHERE d.defaclrole = (SELECT oid FROM pg_roles WHERE rolname = current_user)"
+        " AND g.rolname = ANY(%s)",
+        (list(_DEFAULT_GRANTEES),),
+    )
+    grants: dict[tuple, list[str]] = {}
+    for schema, kind, grantee, privilege, grantable in cur.fetchall():
+        if kind in _OBJECT_KINDS:
+            grants.setdefault((schema, kind, grantee, grantable), []).append(privilege)
+    restore = []
+    for (schema, kind, grantee, grantable), privileges in grants.items():
+        where = f" IN SCHEMA {schema}" if schema else ""
+        objects = _OBJECT_KINDS[kind]
+        cur.execute(f"ALTER DEFAULT PRIVILEGES{where} REVOKE ALL ON {objects} FROM {grantee}")
+        restore.append(
+            f"ALTER DEFAULT PRIVILEGES{where} GRANT {', '.join(sorted(privileges))} ON {objects}"
+            f" TO {grantee}{' WITH GRANT OPTION' if grantable else ''}"
+        )
+    return restore
+
+
+def _revoke_unmeant_privileges(raw) -> None:
+    cur = raw.cursor()
+    cur.execute("SELECT to_regprocedure('ctm_private.revoke_unmeant_privileges()') IS NOT NULL")
+    if cur.fetchone()[0]:
+        cur.execute("SELECT ctm_private.revoke_unmeant_privileges()")
+    raw.commit()
 
 
 def _apply(raw, migration: Migration) -> None:
     cur = raw.cursor()
+    restore = _suspend_default_grants(cur)
     for line, statement in _statements(migration.sql):
         try:
             cur.execute(statement)
@@ -134,6 +190,8 @@ def _apply(raw, migration: Migration) -> None:
                 f"  PostgreSQL: {reason}\n"
                 "  Nothing of this file was applied."
             ) from None
+    for statement in restore:
+        cur.execute(statement)
     cur.execute(
         "INSERT INTO ctm_private.schema_migrations (filename, checksum) VALUES (%s, %s)",
         (migration.filename, migration.checksum),

@@ -1,5 +1,10 @@
 """Login accounts: profiles plus bcrypt hashes in ctm_private.user_credentials, managed as the
-connection owner (CLI, login page); `authenticated` can never read a hash."""
+connection owner (CLI, login page, the admins' Users page); `authenticated` can never read a hash.
+
+Changing a password, a role, disabling or removing an account ends all of its sessions (a trigger
+does it, see migrations/20261126000060_*). The last administrator who can log in can be neither
+demoted, disabled nor removed: without one, nobody could manage users from the app.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +17,12 @@ import bcrypt
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from ctm import roles, sessions
 from ctm.db import Identity, owner_transaction
+from ctm.errors import PermissionDenied, ServiceError
+from ctm.roles import Action, can
 
-ROLES = ("admin", "operator", "viewer")
+ROLES = roles.ROLES
 # The same rule as the CHECK on ctm_private.user_credentials.username.
 USERNAME_RULE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
 USERNAME_HELP = (
@@ -26,8 +34,12 @@ MAX_PASSWORD_BYTES = 72  # bcrypt reads no further; bcrypt 5 refuses longer inpu
 BCRYPT_ROUNDS = 12
 
 
-class UserError(ValueError):
+class UserError(ServiceError, ValueError):
     """A user could not be added or changed; the message says which user and why."""
+
+
+class LastAdmin(UserError):
+    """The change would leave no administrator who can log in."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +53,10 @@ class UserRecord:
     email: str
     created_at: datetime
     is_demo: bool
+    disabled: bool = False
+    last_login_at: datetime | None = None
+    locked_until: datetime | None = None
+    open_sessions: int = 0
 
 
 def check_username(username: str) -> str:
@@ -125,29 +141,86 @@ def add_user(
     password: str,
     full_name: str | None = None,
     email: str | None = None,
+    actor: Identity | None = None,
 ) -> UUID:
     """Create a login with a profile; returns the profile id (the user's auth.uid())."""
     check_username(username)
     check_role(role)
     password_hash = hash_password(password)
     with owner_transaction(engine) as conn:
+        _check_actor(conn, actor)
         return add_user_in(conn, username, role, password_hash, full_name, email)
 
 
-def set_role(engine: Engine, username: str, role: str) -> None:
+def _check_actor(conn: Connection, actor: Identity | None) -> None:
+    """CLI calls (actor None) act as the owner; an app user must be an admin *now*."""
+    if actor is None:
+        return
+    role = conn.scalar(
+        sa.text(
+            "SELECT p.role FROM public.profiles AS p"
+            " JOIN ctm_private.user_credentials AS c ON c.profile_id = p.id"
+            " WHERE p.id = :id AND c.disabled_at IS NULL"
+        ),
+        {"id": actor.user_id},
+    )
+    if not can(role, Action.MANAGE_USERS):
+        raise PermissionDenied("Only administrators can manage users.")
+
+
+def _keep_an_admin(conn: Connection, username: str, doing: str) -> None:
+    """Refuse when `username` is the last enabled admin with a login."""
+    admins = (
+        conn.execute(
+            sa.text(
+                "SELECT c.username FROM public.profiles AS p"
+                " JOIN ctm_private.user_credentials AS c ON c.profile_id = p.id"
+                " WHERE p.role = 'admin' AND c.disabled_at IS NULL"
+                " ORDER BY c.username FOR UPDATE OF p, c"
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if admins == [username]:
+        raise LastAdmin(
+            f"cannot {doing} {username!r}: it is the last administrator who can log in; "
+            "make another user an administrator first"
+        )
+
+
+def set_role_in(conn: Connection, username: str, role: str, actor: Identity | None = None) -> None:
+    check_role(role)
+    _check_actor(conn, actor)
+    user_id = _profile_id(conn, username)
+    current = conn.scalar(
+        sa.text("SELECT role FROM public.profiles WHERE id = :id"), {"id": user_id}
+    )
+    if current == role:
+        return
+    if current == "admin":
+        _keep_an_admin(conn, username, f"make {role} of")
+    conn.execute(
+        sa.text("UPDATE public.profiles SET role = :r WHERE id = :id"),
+        {"r": role, "id": user_id},
+    )
+    _forget_demo_password(conn, username)
+
+
+def set_role(engine: Engine, username: str, role: str, actor: Identity | None = None) -> None:
+    """Change a user's role; their open sessions end (they log in again with the new role)."""
     check_role(role)
     with owner_transaction(engine) as conn:
-        user_id = _profile_id(conn, username)
-        conn.execute(
-            sa.text("UPDATE public.profiles SET role = :r WHERE id = :id"),
-            {"r": role, "id": user_id},
-        )
-        _forget_demo_password(conn, username)
+        set_role_in(conn, username, role, actor)
 
 
-def set_password(engine: Engine, username: str, password: str) -> None:
+def set_password(
+    engine: Engine, username: str, password: str, actor: Identity | None = None
+) -> None:
+    """Set a new password; every open session of the user ends."""
     password_hash = hash_password(password)
     with owner_transaction(engine) as conn:
+        _check_actor(conn, actor)
         _profile_id(conn, username)
         conn.execute(
             sa.text(
@@ -158,23 +231,97 @@ def set_password(engine: Engine, username: str, password: str) -> None:
         _forget_demo_password(conn, username)
 
 
+def disable_user(engine: Engine, username: str, actor: Identity | None = None) -> bool:
+    """The user can no longer log in and every open session ends; False if already disabled."""
+    with owner_transaction(engine) as conn:
+        _check_actor(conn, actor)
+        _profile_id(conn, username)
+        _keep_an_admin(conn, username, "disable")
+        result = conn.execute(
+            sa.text(
+                "UPDATE ctm_private.user_credentials SET disabled_at = now()"
+                " WHERE username = :u AND disabled_at IS NULL"
+            ),
+            {"u": username},
+        )
+        _forget_demo_password(conn, username)
+    return result.rowcount > 0
+
+
+def enable_user(engine: Engine, username: str, actor: Identity | None = None) -> bool:
+    """The user can log in again; False if not disabled."""
+    with owner_transaction(engine) as conn:
+        _check_actor(conn, actor)
+        _profile_id(conn, username)
+        result = conn.execute(
+            sa.text(
+                "UPDATE ctm_private.user_credentials SET disabled_at = NULL"
+                " WHERE username = :u AND disabled_at IS NOT NULL"
+            ),
+            {"u": username},
+        )
+    return result.rowcount > 0
+
+
+def remove_user(engine: Engine, username: str, actor: Identity | None = None) -> None:
+    """Delete the login and its sessions; the profile goes too unless rows still name it."""
+    with owner_transaction(engine) as conn:
+        _check_actor(conn, actor)
+        user_id = _profile_id(conn, username)
+        _keep_an_admin(conn, username, "remove")
+        sessions.end_user_sessions_in(conn, user_id, "account removed")
+        conn.execute(
+            sa.text("DELETE FROM ctm_private.user_credentials WHERE profile_id = :id"),
+            {"id": user_id},
+        )
+        nested = conn.begin_nested()
+        try:
+            conn.execute(sa.text("DELETE FROM public.profiles WHERE id = :id"), {"id": user_id})
+            nested.commit()
+        except sa.exc.IntegrityError:
+            # History rows still refer to the profile: keep it (it cannot log in without a login).
+            nested.rollback()
+            sessions.end_user_sessions_in(conn, user_id, "account removed")
+
+
+def end_sessions(engine: Engine, username: str, actor: Identity | None = None) -> int:
+    """End every open session of a user (they must log in again); returns how many."""
+    with owner_transaction(engine) as conn:
+        _check_actor(conn, actor)
+        user_id = _profile_id(conn, username)
+        return sessions.end_user_sessions_in(conn, user_id, "ended by an administrator")
+
+
+def unlock_user(engine: Engine, username: str, actor: Identity | None = None) -> bool:
+    """Lift a failed-login lock on a username (which need not exist); True when it was locked."""
+    with owner_transaction(engine) as conn:
+        _check_actor(conn, actor)
+        return sessions.unlock_in(conn, username)
+
+
 _USERS_SQL = """
 SELECT p.id, c.username, p.role, coalesce(p.full_name, c.username) AS full_name,
        coalesce(p.email, '') AS email, c.created_at,
-       EXISTS (SELECT 1 FROM ctm_private.demo_users AS d WHERE d.username = c.username) AS is_demo
+       EXISTS (SELECT 1 FROM ctm_private.demo_users AS d WHERE d.username = c.username) AS is_demo,
+       c.disabled_at IS NOT NULL AS disabled, c.last_login_at,
+       (SELECT l.locked_until FROM ctm_private.login_locks AS l
+         WHERE l.username = c.username AND l.locked_until > now()) AS locked_until,
+       (SELECT count(*) FROM ctm_private.login_sessions AS s
+         WHERE s.profile_id = c.profile_id AND s.ended_at IS NULL) AS open_sessions
 FROM ctm_private.user_credentials AS c
 JOIN public.profiles AS p ON p.id = c.profile_id
 """
 
 
-def list_users(engine: Engine) -> list[UserRecord]:
+def list_users(engine: Engine, actor: Identity | None = None) -> list[UserRecord]:
     with owner_transaction(engine) as conn:
+        _check_actor(conn, actor)
         rows = conn.execute(sa.text(_USERS_SQL + " ORDER BY c.username")).all()
     return [UserRecord(*row) for row in rows]
 
 
 def login_credentials(engine: Engine) -> dict:
-    """Every login in streamlit-authenticator 0.4.2's credentials format (bcrypt hashes)."""
+    """Every login as {"usernames": {name: {name, email, password (bcrypt hash), roles}}}."""
     with owner_transaction(engine) as conn:
         rows = conn.execute(
             sa.text(

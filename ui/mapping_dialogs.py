@@ -25,6 +25,7 @@ from ctm.mappings import (
     reactivate_mapping,
 )
 from ctm.reference import list_substations, search_customers
+from ctm.roles import Action, can
 from ui import past_events
 from ui.mapping_grid import next_generation
 
@@ -268,7 +269,7 @@ def show_open_dialog(engine: Engine, identity: Identity, default_substation: UUI
         deactivate_dialog(engine, identity, action)
     elif action.kind == "reactivate":
         reactivate_dialog(engine, identity, action)
-    elif action.kind == "delete" and identity.role == "admin":
+    elif action.kind == "delete" and can(identity.role, Action.DELETE_MAPPINGS):
         delete_dialog(engine, identity, action)
     else:
         close_dialog()

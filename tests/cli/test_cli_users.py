@@ -41,16 +41,31 @@ def test_add_from_stdin_then_list_and_log_in(engine, db_url):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "added user alice (operator)"
-    # Not a terminal: read from stdin even without the flag.
     assert (
         run_ctm(
-            "users", "add", "bob", "--role", "viewer", url=db_url, input="bobs-password\n"
+            "users",
+            "add",
+            "bob",
+            "--role",
+            "viewer",
+            "--password-stdin",
+            url=db_url,
+            input="bobs-password\n",
         ).returncode
         == 0
     )
 
     listing = run_ctm("users", "list", url=db_url).stdout.splitlines()
-    assert listing[0].split() == ["USERNAME", "ROLE", "NAME", "EMAIL", "CREATED", "DEMO"]
+    assert listing[0].split() == [
+        "USERNAME",
+        "ROLE",
+        "NAME",
+        "EMAIL",
+        "CREATED",
+        "LAST_LOGIN",
+        "STATE",
+        "DEMO",
+    ]
     assert listing[1].split()[:5] == ["alice", "operator", "Alice", "Chan", "alice@example.com"]
     assert listing[2].split()[:3] == ["bob", "viewer", "bob"]
 
@@ -104,7 +119,9 @@ def test_changing_a_demo_user_hides_its_password_from_the_login_page(engine, db_
             )
     assert [u for u, _, _ in users.demo_logins(engine)] == ["admin", "viewer"]
     assert (
-        run_ctm("users", "set-password", "admin", url=db_url, input="a-new-secret\n").returncode
+        run_ctm(
+            "users", "set-password", "admin", "--password-stdin", url=db_url, input="a-new-secret\n"
+        ).returncode
         == 0
     )
     assert [u for u, _, _ in users.demo_logins(engine)] == ["viewer"]
@@ -118,14 +135,32 @@ def test_changing_a_demo_user_hides_its_password_from_the_login_page(engine, db_
     ("args", "stdin", "message"),
     [
         (
-            ("add", "Bad Name", "--role", "admin"),
+            ("add", "Bad Name", "--role", "admin", "--password-stdin"),
             "password1\n",
             "username 'Bad Name' is not allowed",
         ),
-        (("add", "x", "--role", "admin"), "password1\n", "username 'x' is not allowed"),
-        (("add", "erin", "--role", "admin"), "short\n", "too short"),
-        (("add", "erin", "--role", "admin"), "é" * 37 + "\n", "at most 72 bytes"),
-        (("add", "erin", "--role", "admin"), "", "no password on standard input"),
+        (
+            ("add", "x", "--role", "admin", "--password-stdin"),
+            "password1\n",
+            "username 'x' is not allowed",
+        ),
+        (("add", "erin", "--role", "admin", "--password-stdin"), "short\n", "too short"),
+        (
+            ("add", "erin", "--role", "admin", "--password-stdin"),
+            "é" * 37 + "\n",
+            "at most 72 bytes",
+        ),
+        (
+            ("add", "erin", "--role", "admin", "--password-stdin"),
+            "",
+            "no password on standard input",
+        ),
+        (
+            ("add", "erin", "--role", "admin"),
+            "password1\n",
+            "standard input is not a terminal",
+        ),
+        (("set-password", "ghost", "--password-stdin"), "password1\n", "there is no user 'ghost'"),
         (("set-role", "ghost", "admin"), "", "there is no user 'ghost'"),
         (("set-password", "ghost"), "password1\n", "there is no user 'ghost'"),
     ],
@@ -140,16 +175,41 @@ def test_bad_input_is_one_clear_line(engine, db_url, args, stdin, message):
 
 
 def test_unknown_role_and_duplicate_user(engine, db_url):
-    bad_role = run_ctm("users", "add", "erin", "--role", "boss", url=db_url, input="password1\n")
+    bad_role = run_ctm(
+        "users",
+        "add",
+        "erin",
+        "--role",
+        "boss",
+        "--password-stdin",
+        url=db_url,
+        input="password1\n",
+    )
     assert bad_role.returncode == 2
     assert "'boss' is not one of 'admin', 'operator', 'viewer'" in bad_role.stderr
     assert (
         run_ctm(
-            "users", "add", "erin", "--role", "viewer", url=db_url, input="password1\n"
+            "users",
+            "add",
+            "erin",
+            "--role",
+            "viewer",
+            "--password-stdin",
+            url=db_url,
+            input="password1\n",
         ).returncode
         == 0
     )
-    again = run_ctm("users", "add", "erin", "--role", "admin", url=db_url, input="password2\n")
+    again = run_ctm(
+        "users",
+        "add",
+        "erin",
+        "--role",
+        "admin",
+        "--password-stdin",
+        url=db_url,
+        input="password2\n",
+    )
     assert again.returncode == 2
     assert "user 'erin' already exists" in again.stderr
     assert users.identity_for(engine, "erin").role == "viewer"
@@ -231,3 +291,36 @@ def test_on_a_terminal_a_mismatch_asks_again(engine, db_url):
     assert code == 0, output
     assert "do not match" in output
     assert _verifies(engine, "hugo", "second-try-3")
+
+
+def test_disable_enable_unlock_remove_without_a_shell_into_the_database(engine, db_url):
+    from ctm import sessions
+
+    key = "k" * 40
+    users.add_user(engine, "root", "admin", "root-password")
+    users.add_user(engine, "ivan", "operator", "ivan-password")
+    token = sessions.log_in(engine, "ivan", "ivan-password", key).token
+    result = run_ctm("users", "disable", "ivan", url=db_url)
+    assert result.returncode == 0 and result.stdout.strip() == "ivan is disabled"
+    assert sessions.resolve(engine, token, key) is None
+    assert not sessions.log_in(engine, "ivan", "ivan-password", key).ok
+    assert "disabled" in run_ctm("users", "list", url=db_url).stdout
+    assert run_ctm("users", "enable", "ivan", url=db_url).returncode == 0
+    assert sessions.log_in(engine, "ivan", "ivan-password", key).ok
+
+    for _ in range(5):
+        sessions.log_in(engine, "ivan", "guess", key)
+    assert sessions.log_in(engine, "ivan", "ivan-password", key).locked_minutes == 15
+    assert "locked" in run_ctm("users", "list", url=db_url).stdout
+    result = run_ctm("users", "unlock", "ivan", url=db_url)
+    assert result.returncode == 0 and result.stdout.strip() == "ivan is unlocked"
+    assert sessions.log_in(engine, "ivan", "ivan-password", key).ok
+
+    assert run_ctm("users", "remove", "ivan", url=db_url).returncode == 0
+    assert users.identity_for(engine, "ivan") is None
+    last = run_ctm("users", "remove", "root", url=db_url)
+    assert last.returncode == 2 and "last administrator" in last.stderr
+    for command in (("disable", "root"), ("set-role", "root", "viewer")):
+        refused = run_ctm("users", *command, url=db_url)
+        assert refused.returncode == 2 and "last administrator" in refused.stderr
+    assert users.identity_for(engine, "root").role == "admin"

@@ -3,6 +3,7 @@ helpers to log a user in and read what the page shows."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from ctm import db, users
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery"
+SESSION_TOKEN_KEY = "ctm_session_token"  # ui/login.py TOKEN_KEY
 TIMEOUT = 30
 
 
@@ -51,13 +53,16 @@ def new_app(page: str = "app.py") -> AppTest:
 
 
 def logged_in(identity: db.Identity, page: str = "app.py") -> AppTest:
-    """An AppTest whose session is already logged in as `identity` (as after the login form)."""
+    """An AppTest whose browser session is already logged in as `identity`: a real server-side
+    session (as the login form opens), its token in the session state (as after the form or the
+    cookie). The identity must have a login (the `login_user` fixture makes one)."""
+    from ctm import sessions, settings
+
+    engine = db.get_engine(os.environ["DATABASE_URL"])
+    with db.owner_transaction(engine) as conn:
+        token = sessions.create_session_in(conn, identity.user_id, settings.cookie_key())
     at = new_app(page)
-    at.session_state["authentication_status"] = True
-    at.session_state["username"] = identity.username
-    at.session_state["name"] = identity.full_name
-    at.session_state["roles"] = [identity.role]
-    at.session_state["logout"] = None
+    at.session_state[SESSION_TOKEN_KEY] = token
     return at
 
 

@@ -1,14 +1,19 @@
 """app.py as a user meets it: the login gate, the sidebar, the pages each role gets."""
 
 import os
+import shutil
+import tempfile
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from ctm import db, demo
+from ctm import db, demo, users
+from ctm.migrate import migrate
 from tests.ui.conftest import PASSWORD, logged_in, new_app, texts
 from ui import session
 
@@ -51,27 +56,40 @@ def test_login_opens_the_app_with_name_role_and_logout_in_the_sidebar(login_user
     assert "Operator Person" in sidebar and "Operator" in sidebar
     assert [b.label for b in at.sidebar.button] == ["Log out"]
     assert "Customer Transformer Matching" in [t.value for t in at.title]
+    assert not at.text_input or login_form_only(at) is False
 
-    # The login run shows a welcome (no page switch while the login cookie is being written);
-    # the next run moves on to the first page. AppTest then swallows one click after a page
-    # switch, hence the extra run.
-    assert "Welcome, Operator Person" in texts(at)
-    at.run()
     at.run()
     at.button(key="ctm_logout").click().run()
+    # Logging out shows the login form again, saying so (docs/PROJECT_FUNCTION_DESIGN.md).
     assert [i.value for i in at.info] == ["You are logged out."]
-    assert not at.get("data_editor") and not at.metric
-    at.button(key="ctm_login_again").click().run()
     assert login_form_only(at)
+    assert not at.get("data_editor") and not at.metric
 
 
-def test_every_role_gets_the_three_sections(login_user):
+def test_no_sidebar_section_repeats_its_only_page():
+    """The sidebar never reads "Events › Events": a section is named for what it groups."""
+    for role, keys in session.ROLE_PAGES.items():
+        titles: dict[str, list[str]] = {}
+        for key in keys:
+            spec = session.PAGES[key]
+            titles.setdefault(spec.section, []).append(spec.title)
+        for section, pages in titles.items():
+            assert pages != [section], (role, section)
+
+
+def test_every_role_gets_its_pages_and_only_admins_the_users_page(login_user):
     for role in ("admin", "operator", "viewer"):
         at = logged_in(login_user(role)).run()
         assert not at.exception
         for page in ("views/mappings.py", "views/events.py", "views/statistics.py"):
             at.switch_page(page).run()
             assert not at.exception, (role, page, at.exception)
+        if role == "admin":
+            at.switch_page("views/users.py").run()
+            assert not at.exception and "Users" in [t.value for t in at.title]
+        else:
+            with pytest.raises((StreamlitAPIException, ValueError, KeyError, RuntimeError)):
+                at.switch_page("views/users.py").run()
 
 
 def test_a_page_not_registered_for_a_role_cannot_be_opened(login_user, monkeypatch):
@@ -110,12 +128,20 @@ def test_demo_logins_are_listed_only_on_a_demo_database(engine, app_env):
     assert not at.error and "Vera Viewer" in texts(at)
 
 
-def test_login_pause_defaults_on_and_can_be_turned_off(login_user, monkeypatch):
-    login_user("admin")
-    monkeypatch.setenv("CTM_LOGIN_SLEEP_SECONDS", "0.5")
+def test_login_pause_applies_only_to_a_failed_attempt(login_user, monkeypatch):
+    """The pause slows a guesser; a visitor who merely opens the login page does not wait."""
+    admin = login_user("admin")
+    monkeypatch.setenv("CTM_LOGIN_SLEEP_SECONDS", "3")
+    new_app().run()  # warm: engine opened, caches filled
     start = time.perf_counter()
-    new_app().run()
-    assert time.perf_counter() - start >= 0.5
+    at = new_app().run()
+    assert time.perf_counter() - start < 3
+    at.text_input[0].input(admin.username)
+    at.text_input[1].input("wrong password")
+    start = time.perf_counter()
+    at.button[0].click().run()
+    assert time.perf_counter() - start >= 3
+    assert [e.value for e in at.error] == ["Username or password is incorrect"]
 
 
 def test_without_a_database_the_page_says_so_in_one_line(monkeypatch, app_env):
@@ -149,17 +175,70 @@ def test_database_url_without_migrations_says_to_run_ctm_migrate(server_url, mon
         admin.dispose()
 
 
-def test_embedded_default_opens_on_demo_data(monkeypatch, app_env, tmp_path):
-    """No DATABASE_URL: the embedded server is migrated and filled with the demo, so a fresh
-    machine opens on the login page with the demo logins."""
+@pytest.fixture
+def embedded_dir(monkeypatch, app_env):
+    """A data folder for the embedded default outside pytest's basetemp (which a concurrent
+    pytest run may prune while the server runs), removed afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix="ctm-embedded-test-"))
     monkeypatch.delenv("DATABASE_URL", raising=False)
-    monkeypatch.setenv("CTM_DATA_DIR", str(tmp_path / "embedded"))
+    monkeypatch.setenv("CTM_DATA_DIR", str(folder))
+    yield folder
+    db.dispose_engines()
+    st.cache_resource.clear()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_embedded_default_opens_on_demo_data(embedded_dir, capfd):
+    """No DATABASE_URL: the embedded server is migrated and filled with the demo, so a fresh
+    machine opens on the login page with the demo logins; each step of that first start is said
+    in the browser and on the terminal."""
     at = new_app()
     at.default_timeout = 180
     at.run()
     assert not at.exception
     assert "admin-demo" in str(at.table[0].value)
+    said = texts(at)
+    for step in ("Starting the embedded PostgreSQL", "Applying the database migrations"):
+        assert step in said
+    assert "Demo data: loading" in said and "events (the trigger creates" in said
+    terminal = capfd.readouterr().err
+    assert "ctm: starting the embedded PostgreSQL" in terminal
+    assert (
+        "ctm: demo data: loading" in terminal and "ctm: Database ready with demo data" in terminal
+    )
     at.text_input[0].input("admin")
     at.text_input[1].input("admin-demo")
     at.button[0].click().run()
-    assert not at.error and "Welcome, Ada Admin" in texts(at)
+    assert not at.error and "Ada Admin" in texts(at)
+
+
+def test_embedded_default_with_a_real_user_gets_no_demo_data(embedded_dir):
+    """`ctm migrate` and `ctm users add alice --role admin` on the embedded default, then the app:
+    no demo admin with a published password, no demo grid — only alice can log in."""
+    engine = db.get_engine(db.embedded_server_url())
+    migrate(engine, log=lambda _line: None)
+    users.add_user(engine, "alice", "admin", PASSWORD)
+    at = new_app()
+    at.default_timeout = 180
+    at.run()
+    assert not at.exception
+    assert not at.table and "admin-demo" not in texts(at)
+    with db.owner_transaction(engine) as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM public.substations")) == 0
+        assert conn.scalar(sa.text("SELECT count(*) FROM ctm_private.user_credentials")) == 1
+    at.text_input[0].input("admin")
+    at.text_input[1].input("admin-demo")
+    at.button[0].click().run()
+    assert [e.value for e in at.error] == ["Username or password is incorrect"]
+
+
+def test_only_an_entirely_empty_database_counts_as_empty(engine, make_user):
+    assert demo.database_is_empty(engine)
+    users.add_user(engine, "alice", "admin", PASSWORD)
+    assert not demo.database_is_empty(engine)
+    with db.owner_transaction(engine) as conn:
+        conn.execute(sa.text("DELETE FROM ctm_private.user_credentials"))
+        conn.execute(sa.text("DELETE FROM public.profiles"))
+    assert demo.database_is_empty(engine)
+    make_user("viewer")  # a profile without a login (e.g. a Supabase user)
+    assert not demo.database_is_empty(engine)

@@ -38,3 +38,36 @@ def test_login_pause_is_configurable_and_sane_by_default(monkeypatch):
     monkeypatch.setenv("CTM_LOGIN_SLEEP_SECONDS", "soon")
     with pytest.raises(settings.SettingsError, match="number of seconds"):
         settings.login_sleep_seconds()
+
+
+@pytest.mark.parametrize("existing", ["short\n", "k" * 48 + "\n"])
+def test_an_existing_key_file_with_loose_rights_ends_owner_only(monkeypatch, tmp_path, existing):
+    """A key file left readable by others (by hand, an old version, a restore) is tightened
+    whether it is rewritten (too short) or kept."""
+    monkeypatch.delenv("CTM_COOKIE_KEY", raising=False)
+    path = tmp_path / settings.COOKIE_KEY_FILE
+    path.write_text(existing)
+    path.chmod(0o644)
+    key = settings.cookie_key(None, data_dir=tmp_path)
+    assert len(key) >= 32
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_session_and_lockout_settings_have_defaults_and_refuse_nonsense(monkeypatch):
+    for name in (
+        "CTM_SESSION_IDLE_HOURS",
+        "CTM_LOGIN_MAX_FAILURES",
+        "CTM_LOGIN_FAILURE_WINDOW_MINUTES",
+        "CTM_LOGIN_LOCK_MINUTES",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    assert settings.session_idle_hours() == 12
+    assert settings.login_max_failures() == 5
+    assert settings.login_failure_window_minutes() == 15
+    assert settings.login_lock_minutes() == 15
+    monkeypatch.setenv("CTM_SESSION_IDLE_HOURS", "0.5")
+    assert settings.session_idle_hours() == 0.5
+    for bad in ("0", "-1", "soon", "nan"):
+        monkeypatch.setenv("CTM_SESSION_IDLE_HOURS", bad)
+        with pytest.raises(settings.SettingsError, match="CTM_SESSION_IDLE_HOURS"):
+            settings.session_idle_hours()
