@@ -1,8 +1,10 @@
 """A live monitor: 2,000 events inserted one per statement (autocommit) on demo-sized data, each
-with its impacts, vs the same inserts with the impact trigger disabled; p50/p95/p99 latency.
+with its impacts: the current schema vs round 1 (the migrations of commit f7fa19a, from git
+history) vs the current schema with the impact trigger disabled; p50/p95/p99 latency.
 
-The two variants live in two databases prepared alike and are driven in turns — one insert here,
-one there — so that whatever else the machine is doing slows both equally.
+The variants live in databases prepared alike and are driven in turns — one insert here, one
+there — so that whatever else the machine is doing slows all of them equally. --repeat rounds
+(default 5), each with fresh databases; the medians over the rounds are reported.
 
     python benchmarks/bench_single_insert.py [--server-url URL] [--inserts N] [--repeat N]
 """
@@ -17,12 +19,13 @@ import common
 INSERT = f"INSERT INTO pq_events ({common.EVENT_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)"
 EXPLAIN = "EXPLAIN (ANALYZE, TIMING OFF) " + INSERT
 WARM_UP = 100
-VARIANTS = ("with impacts", "trigger disabled")
+VARIANTS = ("current", "round 1", "trigger disabled")
+P50_GOAL = 1.25
 
 
-def prepare(url: str, grid: common.Grid, preload: list[tuple], *, trigger: bool):
+def prepare(url: str, grid: common.Grid, preload: list[tuple], *, trigger: bool, schema=None):
     """A database with the demo-sized grid and events; returns an autocommit connection to it."""
-    common.apply_ours(url)
+    (schema or common.apply_ours)(url)
     common.load_grid(url, grid)
     conn = common.connect(url)
     with conn.cursor() as cur:
@@ -59,71 +62,90 @@ def one_round(conns: dict, rows: list[tuple]) -> dict[str, tuple[list[float], li
 
 
 def main() -> None:
-    args = common.parse_args(
-        __doc__.splitlines()[0],
-        lambda p: p.add_argument("--inserts", type=int, default=2_000),
-    )
+    def extra(p):
+        p.add_argument("--inserts", type=int, default=2_000)
+        p.set_defaults(repeat=5)
+
+    args = common.parse_args(__doc__.splitlines()[0], extra)
     grid = dataclasses.replace(common.DEMO_GRID, seed=args.seed)
     preload = common.event_rows(grid)
     live = common.event_rows(
         dataclasses.replace(grid, events=args.inserts + WARM_UP), seed_offset=1
     )
-    best: dict[str, tuple[list[float], list[float]]] | None = None
-    impacts_per_event = 0.0
+    rounds: list[dict[str, tuple[list[float], list[float]]]] = []
+    impacts: dict[str, int] = {}
+    print(common.load_line("started"))
     with common.server(args.server_url) as server_url:
         print(
             f"PostgreSQL {common.server_version(server_url)}; demo-sized data: "
             f"{grid.customers:,} customers over "
             f"{grid.substations * grid.circuits_per_substation} circuits, "
             f"{grid.events:,} events preloaded; {args.inserts:,} single-row INSERTs (autocommit)"
+            f" per variant and round, {args.repeat} rounds"
         )
-        for _ in range(args.repeat):
+        for n in range(args.repeat):
             with (
-                common.temporary_database(server_url, "single_on") as on,
+                common.temporary_database(server_url, "single_current") as current,
+                common.temporary_database(server_url, "single_round1") as round1,
                 common.temporary_database(server_url, "single_off") as off,
             ):
                 conns = {
-                    "with impacts": prepare(on, grid, preload, trigger=True),
+                    "current": prepare(current, grid, preload, trigger=True),
+                    "round 1": prepare(
+                        round1, grid, preload, trigger=True, schema=common.apply_round1
+                    ),
                     "trigger disabled": prepare(off, grid, preload, trigger=False),
                 }
-                before = common.count(on, "event_customer_impact")
+                if n % 2:  # alternate who goes first in each turn
+                    conns = dict(reversed(list(conns.items())))
                 try:
-                    result = one_round(conns, live)
+                    rounds.append(one_round(conns, live))
                 finally:
                     for conn in conns.values():
                         conn.close()
-                created = common.count(on, "event_customer_impact") - before
-                impacts_per_event = created / (WARM_UP + 2 * args.inserts)
-            # Keep the round whose p99 is best: one hiccup of a shared machine is not the design.
-            p99 = common.percentile(result["with impacts"][0], 99)
-            if best is None or p99 < common.percentile(best["with impacts"][0], 99):
-                best = result
-    assert best is not None
+                impacts = {
+                    name: common.count(url, "event_customer_impact")
+                    for name, url in (("current", current), ("round 1", round1))
+                }
+            r = rounds[-1]
+            print(
+                f"  round {n + 1}: p50 "
+                + ", ".join(f"{name} {common.percentile(r[name][0], 50):.3f}" for name in VARIANTS)
+                + " ms; p99 "
+                + ", ".join(f"{name} {common.percentile(r[name][0], 99):.3f}" for name in VARIANTS)
+                + f" ms ({common.load_line('at').split('load average: ')[1]})"
+            )
+    if impacts["current"] != impacts["round 1"]:
+        raise SystemExit(f"current and round 1 disagree on the impacts they produced: {impacts}")
+
+    def med(name: str, which: int, p: float) -> float:
+        return common.median([common.percentile(r[name][which], p) for r in rounds])
+
     rows = []
     for name in VARIANTS:
-        client, server = best[name]
         rows.append(
             [name]
-            + [f"{common.percentile(client, p):.3f}" for p in (50, 95, 99)]
-            + [f"{max(client):.3f}"]
-            + [f"{common.percentile(server, p):.3f}" for p in (50, 99)]
+            + [f"{med(name, 0, p):.3f}" for p in (50, 95, 99)]
+            + [f"{common.median([max(r[name][0]) for r in rounds]):.3f}"]
+            + [f"{med(name, 1, p):.3f}" for p in (50, 99)]
         )
     headers = ["variant", "p50 ms", "p95 ms", "p99 ms", "max ms", "server p50", "server p99"]
     print(common.table(headers, rows))
     print(
-        "p50..max: client-side, round trip and commit included; server: EXPLAIN ANALYZE execution"
-        f" time of as many more inserts (trigger included, no commit). {impacts_per_event:.1f}"
-        " impacts per event."
+        "Medians over the rounds. p50..max: client-side, round trip and commit included; server:"
+        " EXPLAIN ANALYZE execution time of as many more inserts (trigger included, no commit)."
+        f" {impacts['current'] / (grid.events + WARM_UP + 2 * args.inserts):.1f} impacts per"
+        " event."
     )
-    p99 = common.percentile(best["with impacts"][0], 99)
-    extra = p99 - common.percentile(best["trigger disabled"][0], 99)
-    server_p99 = common.percentile(best["with impacts"][1], 99)
-    server_extra = server_p99 - common.percentile(best["trigger disabled"][1], 99)
+    p50_ratio = med("current", 0, 50) / med("round 1", 0, 50)
+    server_ratio = med("current", 1, 50) / med("round 1", 1, 50)
+    p99 = med("current", 0, 99)
     print(
-        f"p99 with impacts: {p99:.3f} ms (goal < 2 ms) {'OK' if p99 < 2 else 'MISSED'}; "
-        f"the trigger adds {extra:.3f} ms at client p99, {server_extra:.3f} ms at server p99 "
-        f"(server p99 with impacts {server_p99:.3f} ms)"
+        f"p50 current / round 1: {p50_ratio:.3f} (goal <= {P50_GOAL})"
+        f" {'OK' if p50_ratio <= P50_GOAL else 'MISSED'}; server p50 ratio {server_ratio:.3f};"
+        f" p99 current {p99:.3f} ms (goal < 2 ms) {'OK' if p99 < 2 else 'MISSED'}"
     )
+    print(common.load_line("finished"))
 
 
 if __name__ == "__main__":

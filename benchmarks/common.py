@@ -257,6 +257,54 @@ def apply_ours(url: str) -> None:
         engine.dispose()
 
 
+# Round 1: the schema as the first round shipped it (commit f7fa19a: impact triggers without
+# validity, registry, meters or canonical names), taken from git history, not copied by hand.
+ROUND1_COMMIT = "f7fa19a"
+
+
+def round1_migrations_dir() -> Path:
+    """A folder with the migrations of ROUND1_COMMIT, read with `git show`."""
+    import subprocess
+
+    repo = Path(__file__).resolve().parent.parent
+    names = subprocess.run(
+        ["git", "-C", str(repo), "ls-tree", "--name-only", ROUND1_COMMIT, "migrations/"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    folder = Path(tempfile.mkdtemp(prefix="ctm-round1-"))
+    for name in names:
+        sql = subprocess.run(
+            ["git", "-C", str(repo), "show", f"{ROUND1_COMMIT}:{name}"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        (folder / Path(name).name).write_text(sql)
+    return folder
+
+
+def apply_round1(url: str) -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(db._sqlalchemy_url(url))
+    try:
+        migrate(engine, round1_migrations_dir(), log=lambda _: None)
+    finally:
+        engine.dispose()
+
+
+def load_line(when: str) -> str:
+    import os
+
+    one, five, fifteen = os.getloadavg()
+    return (
+        f"{when} {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}, "
+        f"load average: {one:.2f} {five:.2f} {fifteen:.2f} ({os.cpu_count()} CPUs)"
+    )
+
+
 def apply_plan(url: str) -> None:
     base = next(m for m in load_migrations() if m.filename == BASE_MIGRATION)
     conn = psycopg2.connect(url)

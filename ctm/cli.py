@@ -1,8 +1,8 @@
-"""The `ctm` command: migrate, demo data, backfill, users and the embedded server's URL."""
+"""The `ctm` command: migrate, demo data, backfill, users, the time zone and the embedded server's
+URL. Every command takes `--database-url` before or after its name."""
 
 from __future__ import annotations
 
-import itertools
 import sys
 from datetime import UTC, datetime, timedelta
 
@@ -39,6 +39,27 @@ class Context:
     def __init__(self, database_url: str | None):
         self._explicit = database_url
         self._url: str | None = None
+        self._announced = False
+
+    def use_url(self, database_url: str) -> None:
+        """`--database-url` given after the command name: it wins over DATABASE_URL, but two
+        different explicit URLs are a mistake, not a choice."""
+        if self._url is not None:
+            raise click.UsageError("--database-url came too late: the database was already opened")
+        self._explicit = database_url
+
+    def announce(self, engine, *, at_start: bool = True) -> None:
+        """Say on standard error which database a writing command acts on (host:port/database as
+        the server reports it, so a bare postgresql:// names what libpq chose; no password).
+        `at_start`: now, before a long run; otherwise once the command has done its work (a
+        refusal of bad input then stays the one line it should be: nothing was written)."""
+        if not self._announced:
+            self._announced = True
+            line = f"ctm: database {db.describe_engine(engine)}"
+            if at_start:
+                click.echo(line, err=True)
+            else:
+                _after_success.append(line)
 
     @property
     def url(self) -> str:
@@ -50,8 +71,9 @@ class Context:
     def engine(self):
         return db.get_engine(self.url)
 
-    def migrated_engine(self):
-        """The engine, once the schema is known to be complete; never migrates implicitly."""
+    def migrated_engine(self, *, writes: bool = False, at_start: bool = False):
+        """The engine, once the schema is known to be complete; never migrates implicitly.
+        `writes`: the command changes the database, so name it on standard error."""
         engine = self.engine
         done = applied_migrations(engine)
         pending = [m.filename for m in load_migrations() if m.filename not in done]
@@ -65,13 +87,54 @@ class Context:
                 f"the database at {where} lacks {len(pending)} migration(s) "
                 f"(first: {pending[0]}): run `ctm migrate`"
             )
+        if writes:
+            self.announce(engine, at_start=at_start)
         return engine
 
 
 pass_context = click.make_pass_decorator(Context)
+# Lines a command prints on standard error only once it has succeeded (or failed in the database).
+_after_success: list[str] = []
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _database_url_after_command(ctx: click.Context, _param, value: str | None) -> None:
+    if value is None:
+        return
+    obj = ctx.find_object(Context)
+    if obj is None:  # the command was built on its own (tests); give it a context of its own
+        ctx.obj = Context(value)
+    else:
+        obj.use_url(value)
+
+
+def _with_database_url_option(command: click.Command) -> click.Command:
+    """Let `ctm COMMAND --database-url URL` work like `ctm --database-url URL COMMAND`."""
+    if not any(p.name == "database_url_after" for p in command.params):
+        command.params.append(
+            click.Option(
+                ["--database-url", "database_url_after"],
+                default=None,
+                expose_value=False,
+                is_eager=True,
+                callback=_database_url_after_command,
+                help="PostgreSQL URL (same as giving it before the command name).",
+            )
+        )
+    return command
+
+
+class CtmGroup(click.Group):
+    """A group whose every command (and sub-group's command) accepts `--database-url` after its
+    name, including commands added later by other modules."""
+
+    group_class = type  # sub-groups are CtmGroups too
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        _with_database_url_option(cmd)
+        super().add_command(cmd, name)
+
+
+@click.group(cls=CtmGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--database-url",
     envvar="DATABASE_URL",
@@ -88,7 +151,9 @@ def cli(ctx: click.Context, database_url: str | None) -> None:
 @pass_context
 def migrate_command(ctx: Context) -> None:
     """Apply pending migrations (each once, in file-name order)."""
-    applied = migrate(ctx.engine, log=lambda line: click.echo(line))
+    engine = ctx.engine
+    ctx.announce(engine)
+    applied = migrate(engine, log=lambda line: click.echo(line))
     if not applied:
         click.echo("database is up to date")
 
@@ -127,7 +192,7 @@ def demo_data_command(ctx: Context, seed: int, force: bool, as_of: datetime | No
     """Fill the database with a realistic demo grid and the demo users admin/operator/viewer."""
     from ctm.demo import DemoDataRefused, load_demo_data
 
-    engine = ctx.migrated_engine()
+    engine = ctx.migrated_engine(writes=True, at_start=True)
     try:
         summary = load_demo_data(
             engine,
@@ -161,12 +226,12 @@ def demo_data_command(ctx: Context, seed: int, force: bool, as_of: datetime | No
 # backfill ----------------------------------------------------------------------------------------
 
 
-def _batches(start: datetime, end: datetime, days: int) -> list[tuple[datetime, datetime]]:
-    edges = [start]
-    while edges[-1] + timedelta(days=days) <= end:
-        edges.append(edges[-1] + timedelta(days=days))
-    edges.append(end)
-    return [(a, b) for a, b in itertools.pairwise(edges) if a < b] or [(start, end)]
+def _plus_days(moment: datetime, days: int) -> datetime | None:
+    """moment + days, or None (an open end) past the calendar's end: --batch-days may be huge."""
+    try:
+        return moment + timedelta(days=days)
+    except OverflowError:
+        return None
 
 
 @cli.command("backfill")
@@ -174,59 +239,175 @@ def _batches(start: datetime, end: datetime, days: int) -> list[tuple[datetime, 
     "--since",
     type=click.DateTime(formats=["%Y-%m-%d"]),
     default=None,
-    help="Only events from this day on (00:00 UTC); default: every event.",
+    help="Only events from this day on (00:00 in the stored time zone); default: every event.",
 )
 @click.option(
     "--batch-days",
     type=click.IntRange(min=1),
     default=30,
     show_default=True,
-    help="Days of events per transaction.",
+    help="Days of events per transaction (a huge number means one transaction).",
+)
+@click.option("--customer", "account", default=None, help="Only this customer (account number).")
+@click.option("--substation", default=None, help="Only events of this substation (name or code).")
+@click.option("--circuit", default=None, help="Only events of this circuit (e.g. H1).")
+@click.option(
+    "--dry-run", is_flag=True, help="Count the impacts it would create by level; write nothing."
 )
 @pass_context
-def backfill_command(ctx: Context, since: datetime | None, batch_days: int) -> None:
-    """Create the missing customer impacts of past events, set-based, one transaction per batch."""
-    engine = ctx.migrated_engine()
-    since_ts = since.replace(tzinfo=UTC) if since else None
+def backfill_command(
+    ctx: Context,
+    since: datetime | None,
+    batch_days: int,
+    account: str | None,
+    substation: str | None,
+    circuit: str | None,
+    dry_run: bool,
+) -> None:
+    """Create the missing customer impacts of past events, set-based, one transaction per batch,
+    from the mappings that applied on each event's date (validity dates honoured).
+
+    Batches cover only stretches that hold events: an event dated in year 1 and one today make
+    a few batches, not 24,000."""
+    from ctm import clock
+
+    engine = ctx.migrated_engine(writes=True, at_start=True)
     with db.owner_transaction(engine) as conn:
-        first, last = conn.execute(
+        scope = _backfill_scope(conn, account, substation, circuit)
+        since_ts = since.replace(tzinfo=clock.time_zone(conn)) if since else None
+        first, count = conn.execute(
             sa.text(
-                'SELECT min("timestamp"), max("timestamp") FROM public.pq_events'
+                'SELECT min("timestamp"), count(*) FROM public.pq_events'
                 " WHERE \"timestamp\" >= coalesce(CAST(:since AS timestamptz), '-infinity')"
             ),
             {"since": since_ts},
         ).one()
     totals = {"events": 0, "severe": 0, "moderate": 0, "minor": 0}
+
+    def run_batch(lo: datetime | None, hi: datetime | None) -> None:
+        with db.owner_transaction(engine) as conn:
+            row = conn.execute(
+                sa.text(
+                    "SELECT * FROM public.backfill_customer_impacts_between("
+                    "CAST(:lo AS timestamptz), CAST(:hi AS timestamptz),"
+                    " CAST(:customer AS uuid), CAST(:substation AS uuid),"
+                    " CAST(:circuit AS text), CAST(:dry_run AS boolean))"
+                ),
+                {"lo": lo, "hi": hi, "dry_run": dry_run, **scope},
+            ).one()
+        totals["events"] += row.events_scanned
+        for level in ("severe", "moderate", "minor"):
+            totals[level] += getattr(row, level)
+        bar.update(row.events_scanned)
+
+    def next_event_at(moment: datetime) -> datetime | None:
+        with db.owner_transaction(engine) as conn:
+            return conn.scalar(
+                sa.text('SELECT min("timestamp") FROM public.pq_events WHERE "timestamp" >= :t'),
+                {"t": moment},
+            )
+
     if first is None:
         click.echo("no events to scan" + (f" since {since.date()}" if since else ""))
     else:
-        start = since_ts or first.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        end = last + timedelta(microseconds=1)
-        batches = _batches(start, end, batch_days)
+        batches = 0
         with click.progressbar(
-            batches, label="backfilling", file=sys.stderr, show_pos=True, show_eta=True
+            length=count, label="backfilling", file=sys.stderr, show_pos=True, show_eta=True
         ) as bar:
-            for n, (lo, hi) in enumerate(bar):
-                # The open ends catch events that arrive while the backfill runs.
-                lo_arg = None if (n == 0 and since_ts is None) else lo
-                hi_arg = None if n == len(batches) - 1 else hi
-                with db.owner_transaction(engine) as conn:
-                    row = conn.execute(
-                        sa.text(
-                            "SELECT * FROM public.backfill_customer_impacts_between("
-                            "CAST(:lo AS timestamptz), CAST(:hi AS timestamptz))"
-                        ),
-                        {"lo": lo_arg, "hi": hi_arg},
-                    ).one()
-                totals["events"] += row.events_scanned
-                for level in ("severe", "moderate", "minor"):
-                    totals[level] += getattr(row, level)
+            # The first batch is open below (unless --since) and a last, open-ended batch catches
+            # events that arrive while the backfill runs; stretches without events are skipped
+            # (the next batch starts where the previous ended, so none is missed).
+            lo: datetime | None = since_ts or first
+            lower: datetime | None = since_ts
+            hi: datetime | None = None
+            while lo is not None:
+                hi = _plus_days(lo, batch_days)
+                run_batch(lower, hi)
+                batches += 1
+                if hi is None:
+                    break
+                lo = next_event_at(hi)
+                lower = hi
+            if hi is not None:
+                run_batch(hi, None)
+                batches += 1
+        click.echo(
+            f"scanned in {batches:,} batch(es) of up to {batch_days:,} days"
+            " (stretches without events skipped)",
+            err=True,
+        )
     created = totals["severe"] + totals["moderate"] + totals["minor"]
+    verb = "impacts to create" if dry_run else "impacts created"
     click.echo(f"events scanned:  {totals['events']:,}")
     click.echo(
-        f"impacts created: {created:,} (severe {totals['severe']:,}, "
+        f"{verb}: {created:,} (severe {totals['severe']:,}, "
         f"moderate {totals['moderate']:,}, minor {totals['minor']:,})"
+        + (" — dry run, nothing written" if dry_run else "")
     )
+
+
+def _backfill_scope(
+    conn: sa.Connection, account: str | None, substation: str | None, circuit: str | None
+) -> dict:
+    """The backfill's scope as ids, or a CommandError naming what was not found."""
+    scope: dict = {"customer": None, "substation": None, "circuit": None}
+    if account is not None:
+        scope["customer"] = conn.scalar(
+            sa.text("SELECT id FROM public.customers WHERE account_number = :a"),
+            {"a": account.strip()},
+        )
+        if scope["customer"] is None:
+            raise CommandError(f"no customer with account number {account.strip()!r}")
+    if substation is not None:
+        found = conn.execute(
+            sa.text(
+                "SELECT id FROM public.substations"
+                " WHERE lower(name) = lower(:s) OR lower(code) = lower(:s)"
+            ),
+            {"s": substation.strip()},
+        ).all()
+        if not found:
+            raise CommandError(f"no substation named or coded {substation.strip()!r}")
+        if len(found) > 1:
+            raise CommandError(
+                f"{substation.strip()!r} names {len(found)} substations; use its code"
+            )
+        scope["substation"] = found[0].id
+    if circuit is not None:
+        scope["circuit"] = circuit.strip().upper()
+        if not scope["circuit"]:
+            raise CommandError("--circuit is empty")
+    return scope
+
+
+# time zone ---------------------------------------------------------------------------------------
+
+
+@cli.command("time-zone")
+@click.argument("zone", required=False)
+@pass_context
+def time_zone_command(ctx: Context, zone: str | None) -> None:
+    """Print the product's time zone, or set it (an IANA name such as Asia/Hong_Kong).
+
+    Every date the app shows, filters on or exports is taken in this zone."""
+    from ctm import clock
+    from ctm.errors import ValidationError
+
+    if zone is None:
+        with db.owner_transaction(ctx.migrated_engine()) as conn:
+            click.echo(clock.time_zone_name(conn))
+        return
+    engine = ctx.migrated_engine(writes=True)
+    try:
+        with db.owner_transaction(engine) as conn:
+            before = clock.time_zone_name(conn)
+            stored = clock.set_time_zone(conn, zone)
+    except ValidationError as exc:
+        raise CommandError(str(exc)) from None
+    click.echo(
+        f"time zone set to {stored}" + (f" (was {before})" if before != stored else ""), err=True
+    )
+    click.echo(stored)
 
 
 # users -------------------------------------------------------------------------------------------
@@ -243,16 +424,31 @@ def _read_password(password_stdin: bool) -> str:
     """Asked twice on a terminal; from stdin's first line only when --password-stdin says so (a
     pipe that was meant for something else must not silently become a password)."""
     if password_stdin:
-        line = sys.stdin.readline()
-        if not line:
+        raw = sys.stdin.buffer.readline()
+        if not raw:
             raise CommandError("no password on standard input")
-        return line.rstrip("\r\n")
-    if not sys.stdin.isatty():
+        try:
+            password = raw.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError as exc:
+            raise CommandError(
+                f"the password on standard input is not UTF-8 text (byte {raw[exc.start]:#04x}"
+                f" at position {exc.start + 1}); type it in UTF-8"
+            ) from None
+    elif not sys.stdin.isatty():
         raise CommandError(
             "standard input is not a terminal, so the password cannot be asked twice: "
             "pass --password-stdin to read it from the first line of standard input"
         )
-    return click.prompt("Password", hide_input=True, confirmation_prompt="Repeat the password")
+    else:
+        password = click.prompt(
+            "Password", hide_input=True, confirmation_prompt="Repeat the password"
+        )
+    # One of only spaces, or with a NUL, is refused here with one line (not a traceback later).
+    if not password.strip():
+        raise CommandError("the password is empty or only spaces: choose a real password")
+    if "\x00" in password:
+        raise CommandError("the password contains a NUL character (\\x00): choose another")
+    return password
 
 
 def _user_call(fn, *args, **kwargs):
@@ -284,7 +480,7 @@ def users_add(
     """Add a login (password asked twice, or read from stdin)."""
     from ctm import users
 
-    engine = ctx.migrated_engine()
+    engine = ctx.migrated_engine(writes=True)
     _user_call(users.check_username, username)
     password = _read_password(password_stdin)
     _user_call(users.add_user, engine, username, role, password, full_name, email)
@@ -299,7 +495,7 @@ def users_set_role(ctx: Context, username: str, role: str) -> None:
     """Give a user another role."""
     from ctm import users
 
-    _user_call(users.set_role, ctx.migrated_engine(), username, role)
+    _user_call(users.set_role, ctx.migrated_engine(writes=True), username, role)
     click.echo(f"{username} is now {role}")
 
 
@@ -313,7 +509,7 @@ def users_set_password(ctx: Context, username: str, password_stdin: bool) -> Non
     """Set a user's password (asked twice, or read from stdin)."""
     from ctm import users
 
-    engine = ctx.migrated_engine()
+    engine = ctx.migrated_engine(writes=True)
     if users.identity_for(engine, username) is None:
         raise CommandError(f"there is no user {username!r} (see `ctm users list`)")
     password = _read_password(password_stdin)
@@ -398,10 +594,20 @@ def users_list(ctx: Context) -> None:
         click.echo("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
 
 
+# import (its own module: ctm/imports/command.py) ---------------------------------------------------
+
+from ctm.imports.command import import_command
+
+cli.add_command(import_command)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: expected failures become one line on stderr and exit status 2."""
+    _after_success.clear()
     try:
         cli.main(args=argv, prog_name="ctm", standalone_mode=False)
+        for line in _after_success:
+            click.echo(line, err=True)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 1
@@ -416,6 +622,8 @@ def main(argv: list[str] | None = None) -> int:
         click.echo(f"ctm: {exc}", err=True)
         return 2
     except sa.exc.DBAPIError as exc:
+        for line in _after_success:
+            click.echo(line, err=True)
         # E.g. the server went away mid-command: one line, not a driver traceback.
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc).splitlines()[0]
         click.echo(f"ctm: database error: {reason}", err=True)

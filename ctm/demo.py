@@ -400,6 +400,8 @@ def _generate(seed: int, as_of: date) -> _Grid:
             )
         )
 
+    mappings = _with_periods(mappings)
+
     # Events over the last 365 days: storms bunch events on a few days in one region.
     storm_days = [rng.randrange(1, 365) for _ in range(12)]
     regions = sorted({s[4] for s in substations})
@@ -481,6 +483,31 @@ def _generate(seed: int, as_of: date) -> _Grid:
 
 
 # Loading -----------------------------------------------------------------------------------------
+
+
+def _with_periods(mappings: list[tuple]) -> list[tuple]:
+    """Validity periods the database accepts (DESIGN.md "Mapping validity"): an inactive mapping
+    ended on the day it was last changed; periods of one customer and circuit follow each other
+    (each starts where the previous ended, an active one after the last ended). Appends
+    (connected_since, disconnected_on) to each row."""
+    by_key: dict[tuple, list[int]] = {}
+    for n, m in enumerate(mappings):
+        by_key.setdefault((m[1], m[2], m[3]), []).append(n)
+    periods: dict[int, tuple] = {}
+    for rows in by_key.values():
+        ended = sorted((n for n in rows if not mappings[n][4]), key=lambda n: mappings[n][6])
+        start = None
+        for n in ended:
+            end = mappings[n][6].date()
+            if start is not None and start >= end:
+                periods[n] = (None, None)  # same day as its predecessor: no period of its own
+                continue
+            periods[n] = (start, end)
+            start = end
+        for n in rows:
+            if mappings[n][4]:
+                periods[n] = (start, None)
+    return [m + periods[n] for n, m in enumerate(mappings)]
 
 
 def _copy(raw_cursor, table: str, columns: str, rows: Iterable[Iterable]) -> None:
@@ -569,6 +596,15 @@ def _check_replaceable(conn: Connection, grid: _Grid) -> None:
 def _remove_demo_rows(conn: Connection) -> dict[str, int]:
     removed = {}
     for table in _DEMO_TABLES:
+        if table == "substations":
+            # The registry rows of demo substations were made by the demo's events and mappings
+            # (the database registers circuits itself): they go with their substations.
+            conn.execute(
+                sa.text(
+                    "DELETE FROM public.substation_circuits AS r USING ctm_private.demo_rows AS d"
+                    " WHERE d.table_name = 'substations' AND d.id = r.substation_id"
+                )
+            )
         result = conn.execute(
             sa.text(
                 f"DELETE FROM public.{table} AS t USING ctm_private.demo_rows AS d"
@@ -637,8 +673,11 @@ def load_demo_data(
             cur,
             "public.customer_transformer_matching",
             "id, customer_id, substation_id, circuit_id, active, created_at, updated_at,"
-            " updated_by",
-            (m[:7] + ((m[7] if _owner(grid, m[7]) in present else None),) for m in grid.mappings),
+            " updated_by, connected_since, disconnected_on",
+            (
+                m[:7] + ((m[7] if _owner(grid, m[7]) in present else None),) + m[8:10]
+                for m in grid.mappings
+            ),
         )
         say(f"loading {len(grid.events):,} events (the trigger creates their impacts)")
         _copy(

@@ -7,6 +7,7 @@ it, so it also works in AppTest; errors are shown inside the dialog.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from uuid import UUID
 
 import streamlit as st
@@ -16,11 +17,14 @@ from ctm.db import Identity
 from ctm.errors import ServiceError
 from ctm.mappings import (
     circuits_of_substation,
-    create_mapping,
-    deactivate_mapping,
+    connect_mapping,
     delete_mapping,
+    end_mapping,
+    reactivate_mapping,
 )
 from ctm.reference import list_substations, search_customers
+from ctm.roles import Action, can
+from ui import past_events
 from ui.mapping_grid import next_generation
 
 DIALOG = "ctm_dialog"
@@ -31,7 +35,7 @@ TOAST = "ctm_toast"
 class RowAction:
     """The dialog to open and the row it is about."""
 
-    kind: str  # "add", "deactivate" or "delete"
+    kind: str  # "add", "deactivate", "reactivate" or "delete"
     mapping_id: str = ""
     version: int = 0
     customer: str = ""
@@ -97,6 +101,12 @@ def add_dialog(engine: Engine, identity: Identity, default_substation: UUID | No
         placeholder="Choose a circuit" if circuits else "Choose a substation with known circuits",
         disabled=not circuits,
     )
+    since = st.date_input(
+        "Connected since",
+        value=None,
+        key="add_connected_since",
+        help="Empty: as long as the event history goes back",
+    )
     left, right = st.columns(2)
     if left.button(
         "Add mapping",
@@ -106,10 +116,12 @@ def add_dialog(engine: Engine, identity: Identity, default_substation: UUID | No
         width="stretch",
     ):
         try:
-            mapping = create_mapping(engine, identity, customer_id, substation_id, circuit)
+            change = connect_mapping(engine, identity, customer_id, substation_id, circuit, since)
         except ServiceError as exc:
             st.error(str(exc))
         else:
+            mapping = change.mapping
+            past_events.offer(change.previews)
             _done(
                 f"Mapped {mapping.customer_name} ({mapping.account_number}) to "
                 f"{mapping.substation_name} / {mapping.circuit_id}"
@@ -123,17 +135,43 @@ def add_dialog(engine: Engine, identity: Identity, default_substation: UUID | No
 def deactivate_dialog(engine: Engine, identity: Identity, action: RowAction) -> None:
     st.markdown(
         f"Deactivate the mapping of **{action.customer}** to **{action.place}**?\n\n"
-        "It stays in the list (Show inactive) but no longer puts this customer on new events."
+        "It stays in the list (Show inactive) but no longer puts this customer on events from "
+        "the day below on. A later day schedules the end."
     )
+    day = st.date_input("Disconnected on", value=date.today(), key="deactivate_on")
     left, right = st.columns(2)
     if left.button("Deactivate", type="primary", key="deactivate_confirm", width="stretch"):
         try:
-            deactivate_mapping(engine, identity, UUID(action.mapping_id), action.version)
+            change = end_mapping(engine, identity, UUID(action.mapping_id), action.version, day)
         except ServiceError as exc:
             st.error(str(exc))
         else:
-            _done(f"Deactivated {action.customer} on {action.place}")
+            past_events.offer(change.previews)
+            _done(f"Deactivated {action.customer} on {action.place} from {day.isoformat()}")
     if right.button("Cancel", key="deactivate_cancel", width="stretch"):
+        close_dialog()
+        st.rerun()
+
+
+@st.dialog("Re-activate mapping", on_dismiss=close_dialog)
+def reactivate_dialog(engine: Engine, identity: Identity, action: RowAction) -> None:
+    st.markdown(
+        f"Map **{action.customer}** to **{action.place}** again? A new period starts on the day "
+        "below; the ended one stays as history."
+    )
+    day = st.date_input("Connected since", value=date.today(), key="reactivate_since")
+    left, right = st.columns(2)
+    if left.button("Re-activate", type="primary", key="reactivate_confirm", width="stretch"):
+        try:
+            change = reactivate_mapping(
+                engine, identity, UUID(action.mapping_id), action.version, day
+            )
+        except ServiceError as exc:
+            st.error(str(exc))
+        else:
+            past_events.offer(change.previews)
+            _done(f"Re-activated {action.customer} on {action.place} from {day.isoformat()}")
+    if right.button("Cancel", key="reactivate_cancel", width="stretch"):
         close_dialog()
         st.rerun()
 
@@ -174,7 +212,9 @@ def show_open_dialog(engine: Engine, identity: Identity, default_substation: UUI
         add_dialog(engine, identity, default_substation)
     elif action.kind == "deactivate":
         deactivate_dialog(engine, identity, action)
-    elif action.kind == "delete" and identity.role == "admin":
+    elif action.kind == "reactivate":
+        reactivate_dialog(engine, identity, action)
+    elif action.kind == "delete" and can(identity.role, Action.DELETE_MAPPINGS):
         delete_dialog(engine, identity, action)
     else:
         close_dialog()

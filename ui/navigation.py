@@ -38,19 +38,41 @@ PAGES: dict[str, PageSpec] = {
         ":material/cable:",
         "mappings",
     ),
+    "history": PageSpec(
+        "views/history.py", "History", "Data Maintenance", ":material/history:", "history"
+    ),
     "events": PageSpec("views/events.py", "Events", "Power Quality", ":material/bolt:", "events"),
     "statistics": PageSpec(
         "views/statistics.py", "Statistics", "Power Quality", ":material/monitoring:", "statistics"
     ),
+    "analytics_sarfi": PageSpec(
+        "views/analytics_sarfi.py", "SARFI", "Analytics", ":material/query_stats:", "sarfi"
+    ),
+    "analytics_ride_through": PageSpec(
+        "views/analytics_ride_through.py",
+        "Ride-through compliance",
+        "Analytics",
+        ":material/scatter_plot:",
+        "ride-through",
+    ),
+    "analytics_most_affected": PageSpec(
+        "views/analytics_most_affected.py",
+        "Most affected",
+        "Analytics",
+        ":material/leaderboard:",
+        "most-affected",
+    ),
     "users": PageSpec("views/users.py", "Users", "Administration", ":material/group:", "users"),
 }
+# Every role may use the Analytics section (roles.Action.READ).
+ANALYTICS_PAGES = ("analytics_sarfi", "analytics_ride_through", "analytics_most_affected")
 
 # Which pages each role may open. A page missing here is not registered for the role, so its URL
 # leads nowhere; viewers get read-only controls inside the pages they may open.
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
-    "admin": ("mappings", "events", "statistics", "users"),
-    "operator": ("mappings", "events", "statistics"),
-    "viewer": ("mappings", "events", "statistics"),
+    "admin": ("mappings", "history", "events", "statistics", *ANALYTICS_PAGES, "users"),
+    "operator": ("mappings", "history", "events", "statistics", *ANALYTICS_PAGES),
+    "viewer": ("mappings", "history", "events", "statistics", *ANALYTICS_PAGES),
 }
 
 

@@ -17,6 +17,9 @@ from ctm.reference import Substation
 
 # Widget keys double as the query parameter names.
 SUBSTATION, CIRCUIT = "substation", "circuit"
+# "All …" is a real option, not an empty box: with None as its value the browser showed a clear (×)
+# button next to "All substations" after a rerun that set the value (a save, an event selection).
+ALL = ""
 
 
 def substation_labels(substations: list[Substation]) -> dict[UUID, str]:
@@ -39,28 +42,31 @@ def substation_and_circuit(
     a new substation also clears the circuit."""
 
     def substation_changed() -> None:
-        st.session_state[CIRCUIT] = None
+        st.session_state[CIRCUIT] = ALL
         on_change()
 
-    substation_id = st.selectbox(
+    if st.session_state.get(SUBSTATION, ALL) is None:
+        st.session_state[SUBSTATION] = ALL  # an older session's "all"
+    if st.session_state.get(CIRCUIT, ALL) is None:
+        st.session_state[CIRCUIT] = ALL
+    chosen = st.selectbox(
         "Substation",
-        [None, *labels],
-        format_func=lambda v: "All substations" if v is None else labels[v],
+        [ALL, *labels],
+        format_func=lambda v: "All substations" if v == ALL else labels[v],
         key=SUBSTATION,
         bind="query-params",
         on_change=substation_changed,
-        placeholder="All substations",
     )
+    substation_id = chosen if chosen != ALL else None
     circuits = circuits_of_substation(engine, identity, substation_id) if substation_id else []
     circuit = st.selectbox(
         "Circuit",
-        [None, *circuits],
-        format_func=lambda v: "All circuits" if v is None else v,
+        [ALL, *circuits],
+        format_func=lambda v: "All circuits" if v == ALL else v,
         key=CIRCUIT,
         bind="query-params",
         on_change=on_change,
-        placeholder="All circuits",
         disabled=substation_id is None,
         help="Choose a substation first: circuit names repeat across substations.",
     )
-    return substation_id, circuit if substation_id else None, circuits
+    return substation_id, (circuit or None) if substation_id else None, circuits

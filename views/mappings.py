@@ -7,27 +7,19 @@ from datetime import date
 
 import streamlit as st
 
-from ctm.excel import dataframe_to_xlsx
-from ctm.mappings import export_mappings
+from ctm.imports.workbooks import mappings_export_xlsx
+from ctm.mappings import MappingFilter
+from ctm.roles import Action, can
+from ui import import_panel, past_events
 from ui import mapping_dialogs as dialogs
 from ui import mapping_grid as grid_ui
+from ui.empty_states import first_steps
 from ui.feedback import service_errors
 from ui.mapping_filters import PAGE_SIZE, page_number_input, sidebar_filters
 from ui.session import require_user
 
 engine, identity = require_user()
-can_edit = identity.role in ("admin", "operator")
-EXPORT_TITLES = {
-    "customer_name": "Customer",
-    "account_number": "Account number",
-    "customer_type": "Customer type",
-    "substation_name": "Substation",
-    "circuit_id": "Circuit",
-    "active": "Active",
-    "updated_by_name": "Updated by",
-    "updated_at": "Updated at",
-    "created_at": "Created at",
-}
+can_edit = can(identity.role, Action.EDIT_MAPPINGS)
 
 st.title("Customer Transformer Matching")
 st.caption(
@@ -38,8 +30,10 @@ dialogs.show_pending_toast()
 
 with service_errors():
     filters, circuits = sidebar_filters(engine, identity)
-    stats = grid_ui.statistics(engine, identity)
+    stats, stats_time = grid_ui.statistics(engine, identity)
 
+# The tiles count every mapping (not the filtered rows): one grouped query, kept a few minutes.
+st.caption(f"All mappings, whatever the filters · counted at {stats_time:%H:%M}")
 tiles = st.columns(4)
 tiles[0].metric("Active mappings", f"{stats.active_mappings:,}")
 tiles[1].metric("Mapped customers", f"{stats.mapped_customers:,}")
@@ -51,8 +45,8 @@ tiles[3].metric(
 
 
 def build_export() -> bytes:
-    frame = export_mappings(engine, identity, filters)
-    return dataframe_to_xlsx(frame, "Mappings", column_titles=EXPORT_TITLES)
+    # Sheet 1 is an import file (current mappings), sheet 2 the ended periods.
+    return mappings_export_xlsx(engine, identity, filters)
 
 
 toolbar = st.columns([1.2, 1.2, 1.4, 4] if can_edit else [1.4, 6.6], vertical_alignment="center")
@@ -69,8 +63,8 @@ if can_edit:
         "Bulk import",
         icon=":material/upload_file:",
         key="bulk_import",
-        disabled=True,
-        help="Bulk import from CSV/Excel arrives in a later release",
+        on_click=import_panel.toggle,
+        help="Add or change many mappings from an Excel or CSV file",
     )
 export_slot.download_button(
     "Export to Excel",
@@ -83,6 +77,9 @@ export_slot.download_button(
     help="All rows of the current filters, not only this page",
 )
 
+if can_edit:
+    import_panel.show(engine, identity)
+
 pager = st.columns([1, 5], vertical_alignment="center")
 with pager[0]:
     requested_page = page_number_input()
@@ -93,42 +90,9 @@ first = (grid.page - 1) * PAGE_SIZE + 1 if grid.total else 0
 last = min(grid.page * PAGE_SIZE, grid.total)
 pager[1].caption(f"Page {grid.page} of {pages:,} · rows {first:,}–{last:,} of {grid.total:,}")
 
-grid_ui.show_outcomes()
-if grid.total == 0:
-    st.info("No mappings match these filters.")
-elif not can_edit:
-    st.caption("Read-only: viewers can look at mappings but not change them.")
-    grid_ui.show_read_only(grid)
-else:
-    editable_circuits = circuits if filters.substation_id else None
-    if editable_circuits is None:
-        st.caption(
-            "To change circuits, choose a substation in the sidebar: circuit names repeat "
-            "across substations. Active can be changed here."
-        )
-    grid_ui.show_editor(grid, editable_circuits)
-    actions = st.columns([1.3, 1, 3.2], vertical_alignment="bottom")
-    if actions[0].button("Save changes", type="primary", icon=":material/save:", key="save"):
-        with service_errors():
-            outcomes = grid_ui.save_edits(engine, identity, grid)
-        if outcomes is None:
-            st.info("Nothing to save: change a circuit or an Active box in the grid first.")
-        else:
-            st.session_state[grid_ui.OUTCOMES] = outcomes
-            grid_ui.next_generation()
-            saved = sum(1 for o in outcomes if o["Result"] == "Saved")
-            if saved:
-                st.session_state[dialogs.TOAST] = f"Saved {saved} change(s)"
-            st.rerun()
-    actions[1].button(
-        "Discard edits",
-        key="reload",
-        on_click=grid_ui.next_generation,
-        help="Drop unsaved edits and reload the rows from the database",
-    )
 
-    st.divider()
-    st.markdown("**Deactivate or delete a mapping**")
+def pick_row(slot, grid: grid_ui.GridPage):
+    """A mapping of this page to act on (or None)."""
     rows = grid.view
     labels = dict(
         zip(
@@ -142,8 +106,7 @@ else:
             strict=True,
         )
     )
-    row_cols = st.columns([4, 1.2, 1.6], vertical_alignment="bottom")
-    target = row_cols[0].selectbox(
+    target = slot.selectbox(
         "Mapping on this page",
         list(labels),
         index=None,
@@ -151,7 +114,95 @@ else:
         key=f"target-{grid.key}",
         placeholder="Choose a mapping",
     )
-    chosen = rows.loc[rows["id"] == target].iloc[0] if target else None
+    return rows.loc[rows["id"] == target].iloc[0] if target else None
+
+
+def history_links(chosen) -> None:
+    """Open the History page filtered to the chosen mapping, or to its customer."""
+    if chosen is None:
+        return
+    links = st.columns([1, 1.4, 4])
+    links[0].page_link(
+        "views/history.py",
+        label="History",
+        icon=":material/history:",
+        query_params={"row": chosen["id"]},
+    )
+    links[1].page_link(
+        "views/history.py",
+        label="Customer history",
+        icon=":material/person_search:",
+        query_params={"account": chosen["account_number"]},
+    )
+
+
+grid_ui.show_outcomes()
+if can_edit:
+    # After an add, re-activation, move, correction or a past end: the past events it concerns.
+    with service_errors(stop=False):
+        past_events.show_panel(engine, identity)
+if grid.total == 0 and filters != MappingFilter():
+    st.info("No mappings match these filters.")
+elif grid.total == 0:
+    st.info(
+        "No active mappings yet. A mapping says which critical customer hangs off which substation "
+        "circuit: "
+        + (
+            "add the first one with Add mapping above, or load many at once from a file."
+            if can_edit
+            else "an administrator or operator adds them."
+        )
+    )
+    first_steps(identity, ("substations", "circuits", "customers", "import"))
+elif not can_edit:
+    st.caption("Read-only: viewers can look at mappings but not change them.")
+    grid_ui.show_read_only(grid)
+    history_links(pick_row(st, grid))
+else:
+    editable_circuits = circuits if filters.substation_id else None
+    if editable_circuits is None:
+        st.caption(
+            "To change circuits, choose a substation in the sidebar: circuit names repeat "
+            "across substations. Active can be changed here."
+        )
+    grid_ui.show_editor(grid, editable_circuits)
+    circuit_change, moved_on = "correction", None
+    if editable_circuits is not None:
+        how = st.columns([2.2, 1, 1.8], vertical_alignment="bottom")
+        circuit_change = how[0].radio(
+            "A changed circuit is",
+            ["correction", "moved"],
+            format_func=lambda v: (
+                "Correction (it was always this circuit)" if v == "correction" else "Moved on"
+            ),
+            horizontal=True,
+            key="circuit_change",
+        )
+        if circuit_change == "moved":
+            moved_on = how[1].date_input("Moved on", value=date.today(), key="moved_on")
+    actions = st.columns([1.3, 1, 3.2], vertical_alignment="bottom")
+    if actions[0].button("Save changes", type="primary", icon=":material/save:", key="save"):
+        with service_errors():
+            outcomes = grid_ui.save_edits(
+                engine, identity, grid, circuit_change=circuit_change, moved_on=moved_on
+            )
+        if outcomes is None:
+            st.info("Nothing to save: change a circuit or an Active box in the grid first.")
+        else:
+            st.session_state[grid_ui.OUTCOMES] = outcomes
+            grid_ui.next_generation()
+            st.rerun()
+    actions[1].button(
+        "Discard edits",
+        key="reload",
+        on_click=grid_ui.next_generation,
+        help="Drop unsaved edits and reload the rows from the database",
+    )
+
+    st.divider()
+    st.markdown("**Deactivate, re-activate, delete a mapping or see its history**")
+    row_cols = st.columns([4, 1.2, 1.2, 1.6], vertical_alignment="bottom")
+    chosen = pick_row(row_cols[0], grid)
     action = None
     if chosen is not None:
         action = dialogs.RowAction(
@@ -169,8 +220,17 @@ else:
         on_click=dialogs.open_dialog,
         args=(action,),
     )
-    if identity.role == "admin":
-        row_cols[2].button(
+    row_cols[2].button(
+        "Re-activate…",
+        key="open_reactivate",
+        disabled=chosen is None or bool(chosen["active"]),
+        on_click=dialogs.open_dialog,
+        args=(replace(action, kind="reactivate") if action else None,),
+        help="Map the customer to this circuit again from a day on (a new period)",
+    )
+    history_links(chosen)
+    if can(identity.role, Action.DELETE_MAPPINGS):
+        row_cols[3].button(
             "Delete permanently…",
             key="open_delete",
             icon=":material/delete_forever:",

@@ -174,3 +174,101 @@ def test_bad_options_are_refused(db_url):
     assert run_ctm("backfill", "--batch-days", "0", url=db_url).returncode == 2
     bad_date = run_ctm("backfill", "--since", "yesterday", url=db_url)
     assert bad_date.returncode == 2 and "--since" in bad_date.stderr
+
+
+# Scope, dry run and validity ---------------------------------------------------------------------
+
+
+def _summary_any(stdout: str) -> dict[str, int]:
+    return _summary(stdout.replace("impacts to create:", "impacts created:"))
+
+
+def test_dry_run_counts_by_level_and_writes_nothing(events_without_impacts, db_url):
+    engine = events_without_impacts
+    dry = run_ctm("backfill", "--dry-run", url=db_url)
+    assert dry.returncode == 0, dry.stderr
+    assert "dry run, nothing written" in dry.stdout
+    assert scalar(engine, "SELECT count(*) FROM event_customer_impact") == 0
+    real = run_ctm("backfill", url=db_url)
+    assert _summary_any(dry.stdout) == _summary(real.stdout)
+    assert _summary(real.stdout)["created"] > 0
+
+
+def test_customer_scope_creates_only_that_customers_impacts(events_without_impacts, db_url):
+    engine = events_without_impacts
+    result = run_ctm("backfill", "--customer", "AC-1", url=db_url)
+    assert result.returncode == 0, result.stderr
+    created = _summary(result.stdout)["created"]
+    per_customer = rows(
+        engine,
+        "SELECT c.account_number, count(*) FROM event_customer_impact i"
+        " JOIN customers c ON c.id = i.customer_id GROUP BY 1",
+    )
+    assert per_customer == [("AC-1", created)] and created > 0
+    # Events scanned: those on circuits AC-1 is mapped to (north / H2).
+    assert _summary(result.stdout)["events"] == scalar(
+        engine,
+        "SELECT count(*) FROM pq_events e JOIN substations s ON s.id = e.substation_id"
+        " WHERE s.name = 'North' AND e.circuit_id = 'H2'",
+    )
+
+
+def test_substation_by_name_or_code_and_circuit_scope(events_without_impacts, db_url):
+    engine = events_without_impacts
+    with db.owner_transaction(engine) as conn:
+        conn.execute(sa.text("UPDATE substations SET code = 'STH' WHERE name = 'South'"))
+    by_code = run_ctm("backfill", "--substation", "sth", "--circuit", " h1", url=db_url)
+    assert by_code.returncode == 0, by_code.stderr
+    made = rows(
+        engine,
+        "SELECT DISTINCT s.name, e.circuit_id FROM event_customer_impact i"
+        " JOIN pq_events e ON e.id = i.event_id JOIN substations s ON s.id = e.substation_id",
+    )
+    assert made == [("South", "H1")]
+    by_name = run_ctm("backfill", "--substation", "north", url=db_url)
+    assert by_name.returncode == 0, by_name.stderr
+    assert {
+        r[0]
+        for r in rows(
+            engine,
+            "SELECT DISTINCT s.name FROM event_customer_impact i"
+            " JOIN pq_events e ON e.id = i.event_id JOIN substations s ON s.id = e.substation_id",
+        )
+    } == {"North", "South"}
+
+
+def test_backfill_honours_validity_dates(events_without_impacts, db_url):
+    """A mapping ended on 2025-03-01 gets the impacts of the events before that day only."""
+    engine = events_without_impacts
+    with db.owner_transaction(engine) as conn:
+        conn.execute(
+            sa.text(
+                "UPDATE customer_transformer_matching m SET active = false,"
+                " disconnected_on = '2025-03-01' FROM customers c"
+                " WHERE c.id = m.customer_id AND c.account_number = 'AC-0'"
+            )
+        )
+    result = run_ctm("backfill", "--customer", "AC-0", url=db_url)
+    assert result.returncode == 0, result.stderr
+    latest = scalar(
+        engine,
+        "SELECT max(e.timestamp) FROM event_customer_impact i JOIN pq_events e"
+        " ON e.id = i.event_id",
+    )
+    assert latest is not None and latest.isoformat() < "2025-03-01"
+    assert _summary(result.stdout)["created"] == scalar(
+        engine,
+        "SELECT count(*) FROM pq_events e JOIN substations s ON s.id = e.substation_id"
+        " WHERE s.name = 'North' AND e.circuit_id = 'H1' AND e.timestamp < '2025-03-01'",
+    )
+
+
+def test_unknown_scope_is_refused_by_name(events_without_impacts, db_url):
+    for args, words in [
+        (("--customer", "NOPE"), "no customer with account number 'NOPE'"),
+        (("--substation", "Atlantis"), "no substation named or coded 'Atlantis'"),
+    ]:
+        result = run_ctm("backfill", *args, url=db_url)
+        assert result.returncode != 0
+        assert words in result.stderr
+    assert scalar(events_without_impacts, "SELECT count(*) FROM event_customer_impact") == 0

@@ -89,10 +89,12 @@ def test_event_without_a_mapped_place_is_stored_with_no_impacts(engine, grid, pl
     assert impacts(engine, event) == {}
 
 
-def test_circuit_ids_match_exactly(engine, grid):
-    """'h1' and 'H1 ' are other circuits than 'H1': ids are compared as the systems send them."""
-    assert impacts(engine, add_event(engine, grid.north, "h1")) == {}
-    assert impacts(engine, add_event(engine, grid.north, "H1 ")) == {}
+def test_circuit_ids_are_canonical_so_h1_with_spaces_is_h1(engine, grid):
+    """The database trims and upper-cases circuit ids: an ingest sending 'h1 ' lands on H1."""
+    for sent in ("h1", "H1 ", " h1\t"):
+        event = add_event(engine, grid.north, sent)
+        assert run(engine, "SELECT circuit_id FROM pq_events WHERE id = :e", e=event)[0][0] == "H1"
+        assert set(impacts(engine, event)) == {grid.a, grid.b}
 
 
 def test_one_customer_on_two_circuits_is_hit_by_events_on_either(engine, grid):

@@ -75,14 +75,20 @@ def test_customers_no_longer_have_a_transformer_id(engine):
 
 def test_any_circuit_text_is_accepted_before_its_first_event(engine, grid):
     mapping_id = add_mapping(engine, grid.a, grid.south, "Feeder 7/B")
-    assert mapping(engine, mapping_id).circuit_id == "Feeder 7/B"
+    assert mapping(engine, mapping_id).circuit_id == "FEEDER 7/B"
 
 
-@pytest.mark.parametrize("circuit", ["", "   ", " H1", "H1 "])
-def test_blank_or_padded_circuit_ids_are_refused(engine, grid, circuit):
+@pytest.mark.parametrize("circuit", ["", "   "])
+def test_blank_circuit_ids_are_refused(engine, grid, circuit):
     with pytest.raises(sa.exc.IntegrityError) as err:
         add_mapping(engine, grid.a, grid.south, circuit)
     assert pgcode(err) == "23514"
+
+
+@pytest.mark.parametrize("circuit", [" h5", "H5 ", "h5", "\th5 "])
+def test_padded_or_lower_case_circuit_ids_are_stored_canonical(engine, grid, circuit):
+    mapping_id = add_mapping(engine, grid.a, grid.south, circuit)
+    assert mapping(engine, mapping_id).circuit_id == "H5"
 
 
 # One active mapping per customer and circuit ----------------------------------------------------

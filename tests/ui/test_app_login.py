@@ -188,14 +188,24 @@ def embedded_dir(monkeypatch, app_env):
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def test_embedded_default_opens_on_demo_data(embedded_dir):
+def test_embedded_default_opens_on_demo_data(embedded_dir, capfd):
     """No DATABASE_URL: the embedded server is migrated and filled with the demo, so a fresh
-    machine opens on the login page with the demo logins."""
+    machine opens on the login page with the demo logins; each step of that first start is said
+    in the browser and on the terminal."""
     at = new_app()
     at.default_timeout = 180
     at.run()
     assert not at.exception
     assert "admin-demo" in str(at.table[0].value)
+    said = texts(at)
+    for step in ("Starting the embedded PostgreSQL", "Applying the database migrations"):
+        assert step in said
+    assert "Demo data: loading" in said and "events (the trigger creates" in said
+    terminal = capfd.readouterr().err
+    assert "ctm: starting the embedded PostgreSQL" in terminal
+    assert (
+        "ctm: demo data: loading" in terminal and "ctm: Database ready with demo data" in terminal
+    )
     at.text_input[0].input("admin")
     at.text_input[1].input("admin-demo")
     at.button[0].click().run()
