@@ -594,6 +594,13 @@ def users_list(ctx: Context) -> None:
         click.echo("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
 
 
+# import (its own module: ctm/imports/command.py) ---------------------------------------------------
+
+from ctm.imports.command import import_command
+
+cli.add_command(import_command)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: expected failures become one line on stderr and exit status 2."""
     _after_success.clear()
