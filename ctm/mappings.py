@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from ctm import clock, inputs
+from ctm.circuits import circuit_names_in, limit_refusal
 from ctm.db import Identity, user_transaction
 from ctm.errors import (
     DuplicateMapping,
@@ -313,45 +314,15 @@ def export_mappings(engine: Engine, identity: Identity, filters: MappingFilter) 
         return export_mappings_in(conn, filters)
 
 
-# The events' index (substation_id, circuit_id, timestamp DESC) is walked one circuit at a time
-# ("skip scan"): each step jumps to the next larger circuit id, so a substation with millions of
-# events and ten circuits costs about ten index probes.
-_CIRCUITS_SQL = """
-    WITH RECURSIVE event_circuits AS (
-        (SELECT e.circuit_id FROM public.pq_events AS e
-         WHERE e.substation_id = :substation_id AND e.circuit_id IS NOT NULL
-         ORDER BY e.circuit_id LIMIT 1)
-        UNION ALL
-        SELECT (SELECT e.circuit_id FROM public.pq_events AS e
-                WHERE e.substation_id = :substation_id AND e.circuit_id > ec.circuit_id
-                ORDER BY e.circuit_id LIMIT 1)
-        FROM event_circuits AS ec
-        WHERE ec.circuit_id IS NOT NULL
-    ),
-    mapping_circuits AS (
-        (SELECT m.circuit_id FROM public.customer_transformer_matching AS m
-         WHERE m.substation_id = :substation_id
-         ORDER BY m.circuit_id LIMIT 1)
-        UNION ALL
-        SELECT (SELECT m.circuit_id FROM public.customer_transformer_matching AS m
-                WHERE m.substation_id = :substation_id AND m.circuit_id > mc.circuit_id
-                ORDER BY m.circuit_id LIMIT 1)
-        FROM mapping_circuits AS mc
-        WHERE mc.circuit_id IS NOT NULL
-    )
-    SELECT circuit_id FROM event_circuits WHERE circuit_id IS NOT NULL
-    UNION
-    SELECT circuit_id FROM mapping_circuits WHERE circuit_id IS NOT NULL
-"""
-
-
 def _circuits(conn: Connection, substation_id: UUID) -> list[str]:
-    rows = conn.scalars(sa.text(_CIRCUITS_SQL), {"substation_id": substation_id})
-    return sorted(rows, key=lambda circuit: (natural_key(circuit), circuit))
+    """The circuits a mapping may use: registered and not retired (ctm.circuits), naturally
+    sorted. The registry, not the events: a new substation's first circuit is known as soon as an
+    admin registers it, and a retired one is refused even when an old browser tab offers it."""
+    return circuit_names_in(conn, substation_id)
 
 
 def circuits_of_substation_in(conn: Connection, substation_id: UUID) -> list[str]:
-    """Circuits known for a substation — from its events and its mappings — sorted naturally."""
+    """Circuits a picker offers for a substation — registered, not retired — sorted naturally."""
     return _circuits(conn, inputs.uuid_value("substation_id", substation_id))
 
 
@@ -544,6 +515,8 @@ def _write(conn: Connection, sql: str, params: dict, duplicate: DuplicateMapping
             return conn.execute(sa.text(sql), params)
     except sa.exc.DBAPIError as exc:
         code = sqlstate(exc)
+        if (full := limit_refusal(exc)) is not None:
+            raise full from None
         if constraint_name(exc) in _DATABASE_RULES:
             # The database's own sentence (limit, overlap, re-activation) is the message.
             raise ValidationError(_first_line(exc)) from None
@@ -826,6 +799,8 @@ def _period_write(
             return conn.execute(sa.text(sql), params)
     except sa.exc.DBAPIError as exc:
         code = sqlstate(exc)
+        if (full := limit_refusal(exc)) is not None:
+            raise full from None
         orig = getattr(exc, "orig", None)
         diag = getattr(orig, "diag", None)
         message = (getattr(diag, "message_primary", None) or str(orig or exc)).strip()

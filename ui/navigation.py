@@ -38,6 +38,19 @@ PAGES: dict[str, PageSpec] = {
         ":material/cable:",
         "mappings",
     ),
+    "substations": PageSpec(
+        "views/substations.py",
+        "Substations",
+        "Data Maintenance",
+        ":material/electric_bolt:",
+        "substations",
+    ),
+    "meters": PageSpec(
+        "views/meters.py", "Meters", "Data Maintenance", ":material/speed:", "meters"
+    ),
+    "customers": PageSpec(
+        "views/customers.py", "Customers", "Data Maintenance", ":material/groups:", "customers"
+    ),
     "history": PageSpec(
         "views/history.py", "History", "Data Maintenance", ":material/history:", "history"
     ),
@@ -69,10 +82,21 @@ ANALYTICS_PAGES = ("analytics_sarfi", "analytics_ride_through", "analytics_most_
 
 # Which pages each role may open. A page missing here is not registered for the role, so its URL
 # leads nowhere; viewers get read-only controls inside the pages they may open.
+# Every role reads the reference data pages (roles.Action.READ); what each may change there comes
+# from ctm.roles inside the pages.
+REFERENCE_PAGES = ("substations", "meters", "customers")
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
-    "admin": ("mappings", "history", "events", "statistics", *ANALYTICS_PAGES, "users"),
-    "operator": ("mappings", "history", "events", "statistics", *ANALYTICS_PAGES),
-    "viewer": ("mappings", "history", "events", "statistics", *ANALYTICS_PAGES),
+    "admin": (
+        "mappings",
+        *REFERENCE_PAGES,
+        "history",
+        "events",
+        "statistics",
+        *ANALYTICS_PAGES,
+        "users",
+    ),
+    "operator": ("mappings", *REFERENCE_PAGES, "history", "events", "statistics", *ANALYTICS_PAGES),
+    "viewer": ("mappings", *REFERENCE_PAGES, "history", "events", "statistics", *ANALYTICS_PAGES),
 }
 
 

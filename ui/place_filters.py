@@ -11,8 +11,8 @@ from uuid import UUID
 import streamlit as st
 from sqlalchemy.engine import Engine
 
+from ctm.circuits import circuit_options
 from ctm.db import Identity
-from ctm.mappings import circuits_of_substation
 from ctm.reference import Substation
 
 # Widget keys double as the query parameter names.
@@ -38,7 +38,8 @@ def substation_and_circuit(
     on_change: Callable[[], None],
 ) -> tuple[UUID | None, str | None, list[str]]:
     """Draw the pair (inside the caller's sidebar); the chosen substation, circuit (None unless a
-    substation is chosen) and that substation's circuits. `on_change` runs after either changes;
+    substation is chosen) and that substation's registered circuits (retired ones included and
+    marked "(retired)": their events and mappings are still worth finding). `on_change` runs after either changes;
     a new substation also clears the circuit."""
 
     def substation_changed() -> None:
@@ -58,11 +59,13 @@ def substation_and_circuit(
         on_change=substation_changed,
     )
     substation_id = chosen if chosen != ALL else None
-    circuits = circuits_of_substation(engine, identity, substation_id) if substation_id else []
+    options = circuit_options(engine, identity, substation_id) if substation_id else []
+    circuits = [o.circuit_id for o in options]
+    circuit_labels = {o.circuit_id: o.label for o in options}
     circuit = st.selectbox(
         "Circuit",
         [ALL, *circuits],
-        format_func=lambda v: "All circuits" if v == ALL else v,
+        format_func=lambda v: "All circuits" if v == ALL else circuit_labels.get(v, v),
         key=CIRCUIT,
         bind="query-params",
         on_change=on_change,

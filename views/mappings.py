@@ -8,7 +8,7 @@ from datetime import date
 import streamlit as st
 
 from ctm.imports.workbooks import mappings_export_xlsx
-from ctm.mappings import MappingFilter
+from ctm.mappings import MappingFilter, circuits_of_substation
 from ctm.roles import Action, can
 from ui import import_panel, past_events
 from ui import mapping_dialogs as dialogs
@@ -29,7 +29,7 @@ st.caption(
 dialogs.show_pending_toast()
 
 with service_errors():
-    filters, circuits = sidebar_filters(engine, identity)
+    filters, _circuits = sidebar_filters(engine, identity)
     stats, stats_time = grid_ui.statistics(engine, identity)
 
 # The tiles count every mapping (not the filtered rows): one grouped query, kept a few minutes.
@@ -159,7 +159,12 @@ elif not can_edit:
     grid_ui.show_read_only(grid)
     history_links(pick_row(st, grid))
 else:
-    editable_circuits = circuits if filters.substation_id else None
+    # The grid offers the circuits a mapping may use: registered and not retired.
+    editable_circuits = (
+        circuits_of_substation(engine, identity, filters.substation_id)
+        if filters.substation_id
+        else None
+    )
     if editable_circuits is None:
         st.caption(
             "To change circuits, choose a substation in the sidebar: circuit names repeat "

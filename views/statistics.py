@@ -10,7 +10,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from ctm import stats
+from ctm import meters, stats
 from ctm.db import Identity
 from ui.empty_states import first_steps
 from ui.feedback import service_errors
@@ -64,6 +64,11 @@ def _figures(_engine, user: Identity, days: int) -> tuple[stats.Statistics, date
         }
         charts = {name: chart.to_dict() for name, chart in built.items()}
     return result, datetime.now().astimezone(), charts
+
+
+@st.cache_data(ttl=CACHE_SECONDS, show_spinner=False)
+def _place_issues(_engine, user: Identity) -> meters.PlaceIssues:
+    return meters.place_issues(_engine, user)
 
 
 def _bar(frame: pd.DataFrame, value: str, title: str, *, fmt: str = ",d") -> alt.Chart:
@@ -151,6 +156,7 @@ st.caption(
 refresh = st.columns([5, 1], vertical_alignment="center")
 if refresh[1].button("Refresh", icon=":material/refresh:", key="stats_refresh"):
     _figures.clear()
+    _place_issues.clear()
 
 with service_errors():
     result, counted_at, charts = _figures(engine, identity, days)
@@ -179,6 +185,26 @@ tiles[5].metric(
     f"Impacts ({days} d)",
     f"{k.impacts_recent:,}",
     help=f"{k.impacts_all:,} impacts in all",
+)
+
+with service_errors():
+    issues = _place_issues(engine, identity)
+st.markdown("**Event places** (all time; such events are stored as they came)")
+places = st.columns(3)
+places[0].metric(
+    "Events of an unknown meter",
+    f"{issues.unknown_meters:,}",
+    help="Events naming a meter that is not registered on the Meters page",
+)
+places[1].metric(
+    "Events whose place disagrees with their meter",
+    f"{issues.meter_disagreements:,}",
+    help="Events whose substation or circuit differs from the one their meter is registered on",
+)
+places[2].metric(
+    "Events on a retired circuit",
+    f"{issues.on_retired_circuits:,}",
+    help="Events dated on or after the retirement of their circuit",
 )
 
 frame = result.by_substation
