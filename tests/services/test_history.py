@@ -125,7 +125,7 @@ def test_export_is_a_real_workbook_with_readable_columns(engine, world, changes)
     sheet = openpyxl.load_workbook(io.BytesIO(data)).active
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0][:7] == (
-        "Changed at",
+        "Changed at (UTC)",  # the stored time zone, named
         "Changed by",
         "Source",
         "What",
