@@ -3,7 +3,6 @@ URL. Every command takes `--database-url` before or after its name."""
 
 from __future__ import annotations
 
-import itertools
 import sys
 from datetime import UTC, datetime, timedelta
 
@@ -227,12 +226,12 @@ def demo_data_command(ctx: Context, seed: int, force: bool, as_of: datetime | No
 # backfill ----------------------------------------------------------------------------------------
 
 
-def _batches(start: datetime, end: datetime, days: int) -> list[tuple[datetime, datetime]]:
-    edges = [start]
-    while edges[-1] + timedelta(days=days) <= end:
-        edges.append(edges[-1] + timedelta(days=days))
-    edges.append(end)
-    return [(a, b) for a, b in itertools.pairwise(edges) if a < b] or [(start, end)]
+def _plus_days(moment: datetime, days: int) -> datetime | None:
+    """moment + days, or None (an open end) past the calendar's end: --batch-days may be huge."""
+    try:
+        return moment + timedelta(days=days)
+    except OverflowError:
+        return None
 
 
 @cli.command("backfill")
@@ -240,14 +239,14 @@ def _batches(start: datetime, end: datetime, days: int) -> list[tuple[datetime, 
     "--since",
     type=click.DateTime(formats=["%Y-%m-%d"]),
     default=None,
-    help="Only events from this day on (00:00 UTC); default: every event.",
+    help="Only events from this day on (00:00 in the stored time zone); default: every event.",
 )
 @click.option(
     "--batch-days",
     type=click.IntRange(min=1),
     default=30,
     show_default=True,
-    help="Days of events per transaction.",
+    help="Days of events per transaction (a huge number means one transaction).",
 )
 @click.option("--customer", "account", default=None, help="Only this customer (account number).")
 @click.option("--substation", default=None, help="Only events of this substation (name or code).")
@@ -266,45 +265,77 @@ def backfill_command(
     dry_run: bool,
 ) -> None:
     """Create the missing customer impacts of past events, set-based, one transaction per batch,
-    from the mappings that applied on each event's date (validity dates honoured)."""
+    from the mappings that applied on each event's date (validity dates honoured).
+
+    Batches cover only stretches that hold events: an event dated in year 1 and one today make
+    a few batches, not 24,000."""
+    from ctm import clock
+
     engine = ctx.migrated_engine(writes=True, at_start=True)
-    since_ts = since.replace(tzinfo=UTC) if since else None
     with db.owner_transaction(engine) as conn:
         scope = _backfill_scope(conn, account, substation, circuit)
-        first, last = conn.execute(
+        since_ts = since.replace(tzinfo=clock.time_zone(conn)) if since else None
+        first, count = conn.execute(
             sa.text(
-                'SELECT min("timestamp"), max("timestamp") FROM public.pq_events'
+                'SELECT min("timestamp"), count(*) FROM public.pq_events'
                 " WHERE \"timestamp\" >= coalesce(CAST(:since AS timestamptz), '-infinity')"
             ),
             {"since": since_ts},
         ).one()
     totals = {"events": 0, "severe": 0, "moderate": 0, "minor": 0}
+
+    def run_batch(lo: datetime | None, hi: datetime | None) -> None:
+        with db.owner_transaction(engine) as conn:
+            row = conn.execute(
+                sa.text(
+                    "SELECT * FROM public.backfill_customer_impacts_between("
+                    "CAST(:lo AS timestamptz), CAST(:hi AS timestamptz),"
+                    " CAST(:customer AS uuid), CAST(:substation AS uuid),"
+                    " CAST(:circuit AS text), CAST(:dry_run AS boolean))"
+                ),
+                {"lo": lo, "hi": hi, "dry_run": dry_run, **scope},
+            ).one()
+        totals["events"] += row.events_scanned
+        for level in ("severe", "moderate", "minor"):
+            totals[level] += getattr(row, level)
+        bar.update(row.events_scanned)
+
+    def next_event_at(moment: datetime) -> datetime | None:
+        with db.owner_transaction(engine) as conn:
+            return conn.scalar(
+                sa.text('SELECT min("timestamp") FROM public.pq_events WHERE "timestamp" >= :t'),
+                {"t": moment},
+            )
+
     if first is None:
         click.echo("no events to scan" + (f" since {since.date()}" if since else ""))
     else:
-        start = since_ts or first.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        end = last + timedelta(microseconds=1)
-        batches = _batches(start, end, batch_days)
+        batches = 0
         with click.progressbar(
-            batches, label="backfilling", file=sys.stderr, show_pos=True, show_eta=True
+            length=count, label="backfilling", file=sys.stderr, show_pos=True, show_eta=True
         ) as bar:
-            for n, (lo, hi) in enumerate(bar):
-                # The open ends catch events that arrive while the backfill runs.
-                lo_arg = None if (n == 0 and since_ts is None) else lo
-                hi_arg = None if n == len(batches) - 1 else hi
-                with db.owner_transaction(engine) as conn:
-                    row = conn.execute(
-                        sa.text(
-                            "SELECT * FROM public.backfill_customer_impacts_between("
-                            "CAST(:lo AS timestamptz), CAST(:hi AS timestamptz),"
-                            " CAST(:customer AS uuid), CAST(:substation AS uuid),"
-                            " CAST(:circuit AS text), CAST(:dry_run AS boolean))"
-                        ),
-                        {"lo": lo_arg, "hi": hi_arg, "dry_run": dry_run, **scope},
-                    ).one()
-                totals["events"] += row.events_scanned
-                for level in ("severe", "moderate", "minor"):
-                    totals[level] += getattr(row, level)
+            # The first batch is open below (unless --since) and a last, open-ended batch catches
+            # events that arrive while the backfill runs; stretches without events are skipped
+            # (the next batch starts where the previous ended, so none is missed).
+            lo: datetime | None = since_ts or first
+            lower: datetime | None = since_ts
+            hi: datetime | None = None
+            while lo is not None:
+                hi = _plus_days(lo, batch_days)
+                run_batch(lower, hi)
+                batches += 1
+                if hi is None:
+                    break
+                lo = next_event_at(hi)
+                lower = hi
+            if hi is not None:
+                run_batch(hi, None)
+                batches += 1
+        click.echo(
+            f"scanned in {batches:,} batch(es) of up to {batch_days:,} days"
+            " (stretches without events skipped)",
+            err=True,
+        )
     created = totals["severe"] + totals["moderate"] + totals["minor"]
     verb = "impacts to create" if dry_run else "impacts created"
     click.echo(f"events scanned:  {totals['events']:,}")
@@ -393,16 +424,31 @@ def _read_password(password_stdin: bool) -> str:
     """Asked twice on a terminal; from stdin's first line only when --password-stdin says so (a
     pipe that was meant for something else must not silently become a password)."""
     if password_stdin:
-        line = sys.stdin.readline()
-        if not line:
+        raw = sys.stdin.buffer.readline()
+        if not raw:
             raise CommandError("no password on standard input")
-        return line.rstrip("\r\n")
-    if not sys.stdin.isatty():
+        try:
+            password = raw.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError as exc:
+            raise CommandError(
+                f"the password on standard input is not UTF-8 text (byte {raw[exc.start]:#04x}"
+                f" at position {exc.start + 1}); type it in UTF-8"
+            ) from None
+    elif not sys.stdin.isatty():
         raise CommandError(
             "standard input is not a terminal, so the password cannot be asked twice: "
             "pass --password-stdin to read it from the first line of standard input"
         )
-    return click.prompt("Password", hide_input=True, confirmation_prompt="Repeat the password")
+    else:
+        password = click.prompt(
+            "Password", hide_input=True, confirmation_prompt="Repeat the password"
+        )
+    # One of only spaces, or with a NUL, is refused here with one line (not a traceback later).
+    if not password.strip():
+        raise CommandError("the password is empty or only spaces: choose a real password")
+    if "\x00" in password:
+        raise CommandError("the password contains a NUL character (\\x00): choose another")
+    return password
 
 
 def _user_call(fn, *args, **kwargs):
@@ -546,6 +592,13 @@ def users_list(ctx: Context) -> None:
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
     for row in (header, *rows):
         click.echo("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
+# import (its own module: ctm/imports/command.py) ---------------------------------------------------
+
+from ctm.imports.command import import_command
+
+cli.add_command(import_command)
 
 
 def main(argv: list[str] | None = None) -> int:

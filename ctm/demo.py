@@ -167,6 +167,8 @@ _DEMO_TABLES = (
     "pq_events",
     "customer_transformer_matching",
     "customers",
+    "pq_meters",
+    "substation_circuits",  # no id of its own: the rows of the demo substations
     "substations",
 )  # demo profiles are reset in place, not deleted (see demo_profile_id)
 
@@ -277,6 +279,10 @@ class _Grid:
     mappings: list[tuple]
     events: list[tuple]
     demo_profile_ids: dict[str, uuid.UUID]
+    registry: list[tuple] = field(
+        default_factory=list
+    )  # (substation id, circuit, description, served)
+    meters: list[tuple] = field(default_factory=list)  # pq_meters rows
 
 
 def _generate(seed: int, as_of: date) -> _Grid:
@@ -467,7 +473,7 @@ def _generate(seed: int, as_of: date) -> _Grid:
                 ids("event", i),
                 kind,
                 sub[0],
-                f"{sub[2]}-PQM-{circuit}",
+                _meter_name(sub[3], sub[2], k + 1, circuit),
                 at,
                 duration,
                 round(magnitude, 3),
@@ -479,7 +485,60 @@ def _generate(seed: int, as_of: date) -> _Grid:
                 at + timedelta(seconds=rng.randrange(2, 120)),
             )
         )
-    return _Grid(substations, circuits, customers, mappings, events, profile_ids)
+    registry, meters = _registry_and_meters(seed, ids, substations, circuits, mappings)
+    return _Grid(substations, circuits, customers, mappings, events, profile_ids, registry, meters)
+
+
+_FEEDS = [
+    "residential tower block",
+    "shopping arcade",
+    "industrial building",
+    "street lighting",
+    "hospital wing",
+    "MTR entrance",
+    "school",
+    "water pumping station",
+    "office tower",
+    "data hall",
+    "car park",
+    "market",
+]
+
+
+def _meter_name(voltage: str, code: str, number: int, circuit: str) -> str:
+    """Names as the monitoring system sends them, e.g. PQMS_11KV.APA0042_H3."""
+    return f"PQMS_{voltage.upper()}.{code}{number:04d}_{circuit}"
+
+
+def _registry_and_meters(
+    seed: int, ids: _Ids, substations: list[tuple], circuits: list[tuple], mappings: list[tuple]
+) -> tuple[list[tuple], list[tuple]]:
+    """Every circuit described, with the customers behind it (always at least its mapped ones),
+    and one PQ meter per circuit named the way events name it. A separate generator keeps the
+    rest of the demo grid exactly as before for a given seed."""
+    rng = random.Random(seed * 7919 + 1)
+    mapped: dict[tuple, int] = {}
+    for m in mappings:
+        if m[4]:
+            mapped[(m[2], m[3])] = mapped.get((m[2], m[3]), 0) + 1
+    registry, meters = [], []
+    for number, (s, circuit) in enumerate(circuits, start=1):
+        sub = substations[s]
+        served = max(mapped.get((sub[0], circuit), 0), rng.randrange(40, 2500, 10))
+        description = f"{sub[3]} feeder {circuit} — {rng.choice(_FEEDS)}, {sub[1]}"
+        registry.append((sub[0], circuit, description, served))
+        meters.append(
+            (
+                ids("meter", (s, circuit)),
+                _meter_name(sub[3], sub[2], number, circuit),
+                sub[0],
+                circuit,
+                sub[3],
+                f"{sub[2]}-S{number:03d}",
+                f"{sub[1]} substation, {circuit} panel",
+            )
+        )
+    return registry, meters
 
 
 # Loading -----------------------------------------------------------------------------------------
@@ -554,6 +613,12 @@ def _check_replaceable(conn: Connection, grid: _Grid) -> None:
                               WHERE d.table_name = 'pq_events' AND d.id = e.id)
               AND EXISTS (SELECT 1 FROM ctm_private.demo_rows d
                           WHERE d.table_name = 'substations' AND d.id = e.substation_id)""",
+        "meters not made by demo-data are on demo substations": """
+            SELECT count(*) FROM public.pq_meters AS p
+            WHERE NOT EXISTS (SELECT 1 FROM ctm_private.demo_rows d
+                              WHERE d.table_name = 'pq_meters' AND d.id = p.id)
+              AND EXISTS (SELECT 1 FROM ctm_private.demo_rows d
+                          WHERE d.table_name = 'substations' AND d.id = p.substation_id)""",
         "customers not made by demo-data belong to demo substations": """
             SELECT count(*) FROM public.customers AS c
             WHERE NOT EXISTS (SELECT 1 FROM ctm_private.demo_rows d
@@ -596,22 +661,21 @@ def _check_replaceable(conn: Connection, grid: _Grid) -> None:
 def _remove_demo_rows(conn: Connection) -> dict[str, int]:
     removed = {}
     for table in _DEMO_TABLES:
-        if table == "substations":
-            # The registry rows of demo substations were made by the demo's events and mappings
-            # (the database registers circuits itself): they go with their substations.
-            conn.execute(
+        if table == "substation_circuits":
+            result = conn.execute(
                 sa.text(
-                    "DELETE FROM public.substation_circuits AS r USING ctm_private.demo_rows AS d"
-                    " WHERE d.table_name = 'substations' AND d.id = r.substation_id"
+                    "DELETE FROM public.substation_circuits AS t USING ctm_private.demo_rows AS d"
+                    " WHERE d.table_name = 'substations' AND d.id = t.substation_id"
                 )
             )
-        result = conn.execute(
-            sa.text(
-                f"DELETE FROM public.{table} AS t USING ctm_private.demo_rows AS d"
-                " WHERE d.table_name = :t AND d.id = t.id"
-            ),
-            {"t": table},
-        )
+        else:
+            result = conn.execute(
+                sa.text(
+                    f"DELETE FROM public.{table} AS t USING ctm_private.demo_rows AS d"
+                    " WHERE d.table_name = :t AND d.id = t.id"
+                ),
+                {"t": table},
+            )
         removed[table] = result.rowcount
     conn.execute(sa.text("DELETE FROM ctm_private.demo_rows WHERE table_name <> 'profiles'"))
     return removed
@@ -667,6 +731,19 @@ def load_demo_data(
             " customer_type, critical_customer, created_at",
             (c[:9] for c in grid.customers),
         )
+        say(f"loading {len(grid.registry)} circuits and {len(grid.meters)} meters")
+        _copy(
+            cur,
+            "public.substation_circuits",
+            "substation_id, circuit_id, description, customers_served",
+            grid.registry,
+        )
+        _copy(
+            cur,
+            "public.pq_meters",
+            "id, meter_id, substation_id, circuit_id, voltage_level, site_id, location",
+            grid.meters,
+        )
         say(f"loading {len(grid.mappings):,} mappings")
         present = set(users)
         _copy(
@@ -690,6 +767,7 @@ def load_demo_data(
         demo_rows = (
             [("substations", s[0]) for s in grid.substations]
             + [("customers", c[0]) for c in grid.customers]
+            + [("pq_meters", m[0]) for m in grid.meters]
             + [("customer_transformer_matching", m[0]) for m in grid.mappings]
             + [("pq_events", e[0]) for e in grid.events]
         )
@@ -702,6 +780,8 @@ def load_demo_data(
         )
         for table in (
             "substations",
+            "substation_circuits",
+            "pq_meters",
             "customers",
             "customer_transformer_matching",
             "pq_events",

@@ -26,6 +26,11 @@ class ValidationError(ServiceError):
     """The input is not acceptable: empty, unknown or inconsistent values."""
 
 
+class CircuitFull(ValidationError):
+    """One more current mapping on a circuit would pass its max_mapped_customers (the database
+    refuses it; ctm.circuits.limit_refusal turns that into this error, whoever wrote)."""
+
+
 class StaleEdit(ServiceError):
     """Someone changed the row after the user loaded it; nothing was written."""
 

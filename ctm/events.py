@@ -13,8 +13,10 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from ctm import clock, inputs
 from ctm.db import Identity, user_transaction
-from ctm.errors import NotFound, PermissionDenied, ValidationError
+from ctm.errors import NotFound, PermissionDenied
+from ctm.roles import Action, can
 
 SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low")
 EVENT_TYPES: tuple[str, ...] = (
@@ -121,16 +123,24 @@ class NewEvent:
     remaining_voltage: Decimal | float | None = None
 
 
-def _invalid(field: str, value: object, reason: str) -> ValidationError:
-    """A ValidationError whose message names the field and the value; both kept for callers."""
-    error = ValidationError(f"{field.replace('_', ' ').capitalize()} {value!r}: {reason}")
-    error.field = field  # type: ignore[attr-defined]
-    error.value = value  # type: ignore[attr-defined]
-    return error
+_invalid = inputs.invalid
 
 
 def _where(filters: EventFilter) -> tuple[str, dict]:
-    """SQL condition on pq_events AS e for the filter, and its parameters."""
+    """SQL condition on pq_events AS e for the filter, and its parameters. Days are whole days in
+    the stored time zone (ctm_time_zone()), never the session's."""
+    if not isinstance(filters, EventFilter):
+        raise _invalid("filters", filters, "must be an EventFilter")
+    severities = filters.severities
+    if isinstance(severities, str) or not isinstance(severities, tuple | list | frozenset | set):
+        raise _invalid("severity", severities, "must be a list of severities")
+    filters = EventFilter(
+        date_from=inputs.day("date_from", filters.date_from),
+        date_to=inputs.day("date_to", filters.date_to),
+        substation_id=inputs.optional_uuid("substation_id", filters.substation_id),
+        circuit_id=inputs.text("circuit_id", filters.circuit_id, max_length=_MAX_CIRCUIT_LENGTH),
+        severities=tuple(inputs.required_text("severity", s, max_length=20) for s in severities),
+    )
     if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
         raise _invalid(
             "date_from", filters.date_from.isoformat(), "the range ends before it starts"
@@ -138,11 +148,15 @@ def _where(filters: EventFilter) -> tuple[str, dict]:
     clauses: list[str] = []
     params: dict = {}
     if filters.date_from is not None:
-        clauses.append('e."timestamp" >= CAST(CAST(:date_from AS date) AS timestamptz)')
+        clauses.append(
+            'e."timestamp" >= (CAST(:date_from AS timestamp) AT TIME ZONE (SELECT public.ctm_time_zone()))'
+        )
         params["date_from"] = filters.date_from
     if filters.date_to is not None:
         # The whole last day: everything before the next midnight.
-        clauses.append('e."timestamp" < CAST(CAST(:date_to_next AS date) AS timestamptz)')
+        clauses.append(
+            'e."timestamp" < (CAST(:date_to_next AS timestamp) AT TIME ZONE (SELECT public.ctm_time_zone()))'
+        )
         params["date_to_next"] = filters.date_to + timedelta(days=1)
     if filters.substation_id is not None:
         clauses.append("e.substation_id = :substation_id")
@@ -188,24 +202,24 @@ def list_queries(filters: EventFilter) -> tuple[sa.TextClause, sa.TextClause, di
 
 
 def list_events(
-    engine: Engine,
-    identity: Identity,
-    filters: EventFilter,
-    *,
-    limit: int = 100,
-    offset: int = 0,
+    engine: Engine, identity: Identity, filters: EventFilter, *, limit: int = 100, offset: int = 0
 ) -> EventPage:
-    """Events matching `filters`, newest first, `limit` rows from `offset`, with the total count."""
-    if limit < 1 or offset < 0:
-        raise ValidationError(f"Paging needs limit ≥ 1 and offset ≥ 0 (got {limit}, {offset})")
-    page_sql, count_sql, params = list_queries(filters)
-    # One snapshot for the page and the count, so the total agrees with the rows shown even while
-    # another system is ingesting events.
+    """list_events_in in a read snapshot of its own, as `identity`: the page and the count agree
+    even while another system is ingesting events."""
     snapshot = engine.execution_options(isolation_level="REPEATABLE READ")
     with user_transaction(snapshot, identity) as conn:
-        result = conn.execute(page_sql, {**params, "limit": limit, "offset": offset})
-        rows = pd.DataFrame(result.fetchall(), columns=EVENT_COLUMNS)
-        total = conn.scalar(count_sql, {**params, "cap": COUNT_CAP + 1})
+        return list_events_in(conn, filters, limit=limit, offset=offset)
+
+
+def list_events_in(
+    conn: Connection, filters: EventFilter, *, limit: int = 100, offset: int = 0
+) -> EventPage:
+    """Events matching `filters`, newest first, `limit` rows from `offset`, with the total count."""
+    limit, offset = inputs.page(limit, offset)
+    page_sql, count_sql, params = list_queries(filters)
+    result = conn.execute(page_sql, {**params, "limit": limit, "offset": offset})
+    rows = pd.DataFrame(result.fetchall(), columns=EVENT_COLUMNS)
+    total = conn.scalar(count_sql, {**params, "cap": COUNT_CAP + 1})
     exact = total <= COUNT_CAP
     rows = _typed_events(rows)
     return EventPage(rows=rows, total=int(min(total, COUNT_CAP)), total_is_exact=exact)
@@ -221,6 +235,12 @@ def _typed_events(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def get_event(engine: Engine, identity: Identity, event_id: UUID) -> EventDetail:
+    """get_event_in in a transaction of its own, as `identity`."""
+    with user_transaction(engine, identity) as conn:
+        return get_event_in(conn, event_id)
+
+
+def get_event_in(conn: Connection, event_id: UUID) -> EventDetail:
     """One event with its substation's name and its impact counts; NotFound if it is not there
     or the user may not see it."""
     sql = sa.text(
@@ -245,14 +265,20 @@ def get_event(engine: Engine, identity: Identity, event_id: UUID) -> EventDetail
         WHERE e.id = :event_id
         """
     )
-    with user_transaction(engine, identity) as conn:
-        row = conn.execute(sql, {"event_id": event_id}).mappings().first()
+    event_id = inputs.uuid_value("event_id", event_id)
+    row = conn.execute(sql, {"event_id": event_id}).mappings().first()
     if row is None:
         raise NotFound(f"Event {event_id} does not exist or you may not see it")
     return EventDetail(**row)
 
 
 def event_impacts(engine: Engine, identity: Identity, event_id: UUID) -> pd.DataFrame:
+    """event_impacts_in in a transaction of its own, as `identity`."""
+    with user_transaction(engine, identity) as conn:
+        return event_impacts_in(conn, event_id)
+
+
+def event_impacts_in(conn: Connection, event_id: UUID) -> pd.DataFrame:
     """The customers an event hit: severe first, then moderate, then minor; by name within a level."""
     sql = sa.text(
         """
@@ -265,9 +291,8 @@ def event_impacts(engine: Engine, identity: Identity, event_id: UUID) -> pd.Data
                  c.name, c.account_number
         """
     )
-    with user_transaction(engine, identity) as conn:
-        result = conn.execute(sql, {"event_id": event_id})
-        frame = pd.DataFrame(result.fetchall(), columns=IMPACT_COLUMNS)
+    result = conn.execute(sql, {"event_id": inputs.uuid_value("event_id", event_id)})
+    frame = pd.DataFrame(result.fetchall(), columns=IMPACT_COLUMNS)
     frame["estimated_downtime_min"] = pd.to_numeric(
         frame["estimated_downtime_min"], errors="coerce"
     ).astype("float64")
@@ -294,15 +319,18 @@ def _decimal(field: str, value: Decimal | float | None, limit: Decimal) -> Decim
 
 def _validated(event: NewEvent) -> dict:
     """The insert's parameters, or a ValidationError naming the first bad field and its value."""
-    circuit = (event.circuit_id or "").strip()
+    if not isinstance(event, NewEvent):
+        raise _invalid("event", event, "must be a NewEvent")
+    substation_id = inputs.uuid_value("substation_id", event.substation_id)
+    circuit = inputs.text("circuit_id", event.circuit_id, max_length=10_000) or ""
     if not circuit:
         raise _invalid("circuit_id", event.circuit_id, "a circuit is required")
     if len(circuit) > _MAX_CIRCUIT_LENGTH:
         raise _invalid("circuit_id", circuit, f"longer than {_MAX_CIRCUIT_LENGTH} characters")
-    severity = (event.severity or "").strip().lower()
+    severity = (inputs.text("severity", event.severity, max_length=100) or "").lower()
     if severity not in SEVERITIES:
         raise _invalid("severity", event.severity, f"choose from {', '.join(SEVERITIES)}")
-    if event.event_type not in EVENT_TYPES:
+    if not isinstance(event.event_type, str) or event.event_type not in EVENT_TYPES:
         raise _invalid("event_type", event.event_type, f"choose from {', '.join(EVENT_TYPES)}")
     duration = event.duration_ms
     if isinstance(duration, bool) or not isinstance(duration, int):
@@ -314,7 +342,7 @@ def _validated(event: NewEvent) -> dict:
     if not isinstance(event.timestamp, datetime):
         raise _invalid("timestamp", event.timestamp, "a date and time is required")
     return {
-        "substation_id": event.substation_id,
+        "substation_id": substation_id,
         "circuit_id": circuit,
         "timestamp": event.timestamp,
         "severity": severity,
@@ -328,41 +356,51 @@ def _validated(event: NewEvent) -> dict:
 
 
 def record_event(engine: Engine, identity: Identity, event: NewEvent) -> UUID:
+    """record_event_in in a transaction of its own, as `identity`."""
+    params = _validated(event)  # refuse bad input before opening a transaction
+    with user_transaction(engine, identity) as conn:
+        return _record(conn, params)
+
+
+def record_event_in(conn: Connection, event: NewEvent) -> UUID:
     """Record one event by hand (admins and operators) and return its id. The database trigger
     creates its customer impacts in the same transaction."""
-    params = _validated(event)
-    with user_transaction(engine, identity) as conn:
-        role = _acting_role(conn)
-        if role not in ("admin", "operator"):
-            if role == "viewer":
-                raise PermissionDenied("Viewers can look at events but not record them")
-            raise PermissionDenied("You need an admin or operator profile to record events")
-        substation = conn.scalar(
-            sa.text("SELECT name FROM public.substations WHERE id = :id"),
-            {"id": params["substation_id"]},
+    return _record(conn, _validated(event))
+
+
+def _record(conn: Connection, params: dict) -> UUID:
+    role = _acting_role(conn)
+    if not can(role, Action.RECORD_EVENTS):
+        if role == "viewer":
+            raise PermissionDenied("Viewers can look at events but not record them")
+        raise PermissionDenied("You need an admin or operator profile to record events")
+    substation = conn.scalar(
+        sa.text("SELECT name FROM public.substations WHERE id = :id"),
+        {"id": params["substation_id"]},
+    )
+    if substation is None:
+        raise _invalid("substation_id", str(params["substation_id"]), "no such substation")
+    # A hand-entered time without a zone is a time in the product's zone, not the server's.
+    when = params["timestamp"]
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=clock.time_zone(conn))
+    now = conn.scalar(sa.text("SELECT now()"))
+    params = {**params, "timestamp": inputs.event_time("timestamp", when, now)}
+    try:
+        return conn.scalar(
+            sa.text(
+                """
+                INSERT INTO public.pq_events (substation_id, circuit_id, "timestamp", severity,
+                                              duration_ms, magnitude, event_type,
+                                              remaining_voltage)
+                VALUES (:substation_id, :circuit_id, :timestamp, :severity, :duration_ms,
+                        :magnitude, :event_type, :remaining_voltage)
+                RETURNING id
+                """
+            ),
+            params,
         )
-        if substation is None:
-            raise _invalid("substation_id", str(params["substation_id"]), "no such substation")
-        in_future = conn.scalar(
-            sa.text("SELECT CAST(:ts AS timestamptz) > now()"), {"ts": params["timestamp"]}
-        )
-        if in_future:
-            raise _invalid("timestamp", params["timestamp"].isoformat(), "is in the future")
-        try:
-            return conn.scalar(
-                sa.text(
-                    """
-                    INSERT INTO public.pq_events (substation_id, circuit_id, "timestamp", severity,
-                                                  duration_ms, magnitude, event_type,
-                                                  remaining_voltage)
-                    VALUES (:substation_id, :circuit_id, :timestamp, :severity, :duration_ms,
-                            :magnitude, :event_type, :remaining_voltage)
-                    RETURNING id
-                    """
-                ),
-                params,
-            )
-        except sa.exc.ProgrammingError as exc:
-            if getattr(exc.orig, "pgcode", None) == "42501":
-                raise PermissionDenied("You may not record events") from None
-            raise
+    except sa.exc.ProgrammingError as exc:
+        if getattr(exc.orig, "pgcode", None) == "42501":
+            raise PermissionDenied("You may not record events") from None
+        raise

@@ -9,6 +9,7 @@ import re
 import zipfile
 from datetime import date, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -31,12 +32,21 @@ EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 _ILLEGAL_PATTERN = "[\x00-\x08\x0b\x0c\x0e-\x1f]"
 
 
-def _local_naive(series: pd.Series) -> pd.Series:
-    """Timezone-aware datetimes in the server's local time without tz (Excel has no zones)."""
+def _zone_naive(series: pd.Series, zone: ZoneInfo) -> pd.Series:
+    """Timezone-aware datetimes as wall-clock times in `zone`, without tz (Excel has no zones);
+    the header names the zone. Never the server's own zone."""
     if getattr(series.dt, "tz", None) is not None:
-        local = datetime.now().astimezone().tzinfo
-        return series.dt.tz_convert(local).dt.tz_localize(None)
+        return series.dt.tz_convert(zone).dt.tz_localize(None)
     return series
+
+
+def _is_aware(series: pd.Series) -> bool:
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return getattr(series.dt, "tz", None) is not None
+    sample = series.dropna().head(50)
+    return bool(len(sample)) and all(
+        isinstance(v, datetime) and v.tzinfo is not None for v in sample
+    )
 
 
 def _kind(series: pd.Series) -> str:
@@ -71,10 +81,47 @@ def _width(title: str, series: pd.Series, kind: str) -> float:
 
 
 def dataframe_to_xlsx(
-    frame: pd.DataFrame, sheet_title: str, *, column_titles: dict[str, str] | None = None
+    frame: pd.DataFrame,
+    sheet_title: str,
+    *,
+    column_titles: dict[str, str] | None = None,
+    time_zone: ZoneInfo | str | None = None,
 ) -> bytes:
     """The frame as an .xlsx workbook with one sheet. `column_titles` renames (and, when given,
-    selects and orders) the columns: {frame column: header text}."""
+    selects and orders) the columns: {frame column: header text}. Instants (timezone-aware
+    datetimes) are written as times in `time_zone` — the product's stored zone; UTC when not
+    given — and their headers name it, e.g. "Updated at (Asia/Hong_Kong)"."""
+    return frames_to_xlsx([(sheet_title, frame, column_titles)], time_zone=time_zone)
+
+
+def frames_to_xlsx(
+    sheets: list[tuple[str, pd.DataFrame, dict[str, str] | None]],
+    *,
+    time_zone: ZoneInfo | str | None = None,
+) -> bytes:
+    """Several frames as the sheets of one workbook, in order: (title, frame, column_titles).
+    Text cells are written as inline strings, so a value such as "=1+1" stays text."""
+    zone = ZoneInfo(time_zone) if isinstance(time_zone, str) else (time_zone or ZoneInfo("UTC"))
+    workbook = Workbook(write_only=True)
+    filled: list[tuple[str, pd.DataFrame, list[str]]] = []
+    for number, (sheet_title, frame, column_titles) in enumerate(sheets, start=1):
+        frame, kinds = _add_sheet(workbook, frame, sheet_title, column_titles, zone)
+        if len(frame):
+            filled.append((f"xl/worksheets/sheet{number}.xml", frame, kinds))
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    if not filled:
+        return buffer.getvalue()
+    return _with_rows(buffer.getvalue(), filled)
+
+
+def _add_sheet(
+    workbook: Workbook,
+    frame: pd.DataFrame,
+    sheet_title: str,
+    column_titles: dict[str, str] | None,
+    zone: ZoneInfo,
+) -> tuple[pd.DataFrame, list[str]]:
     if column_titles:
         frame = frame[[c for c in column_titles if c in frame.columns]]
         titles = [column_titles[c] for c in frame.columns]
@@ -82,13 +129,13 @@ def dataframe_to_xlsx(
         titles = [str(c) for c in frame.columns]
     frame = frame.copy()
     kinds: list[str] = []
-    for column in frame.columns:
+    for index, column in enumerate(frame.columns):
         kind = _kind(frame[column])
-        if kind == "datetime" and pd.api.types.is_datetime64_any_dtype(frame[column]):
-            frame[column] = _local_naive(frame[column])
+        if kind == "datetime" and _is_aware(frame[column]):
+            titles[index] = f"{titles[index]} ({zone.key})"
+            frame[column] = _zone_naive(pd.to_datetime(frame[column], utc=True), zone)
         kinds.append(kind)
 
-    workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=(sheet_title or "Sheet1")[:31])
     for index, (title, column, kind) in enumerate(
         zip(titles, frame.columns, kinds, strict=True), start=1
@@ -118,18 +165,13 @@ def dataframe_to_xlsx(
                 cell.number_format = formats[kind]
             probe.append(cell)
         sheet.append(probe)
-
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    if not len(frame):
-        return buffer.getvalue()
-    return _with_rows(buffer.getvalue(), frame, kinds)
+    return frame, kinds
 
 
 def _excel_serial(series: pd.Series) -> pd.Series:
     values = pd.to_datetime(series, errors="coerce")
     if getattr(values.dt, "tz", None) is not None:
-        values = _local_naive(values)
+        values = _zone_naive(values, ZoneInfo("UTC"))  # aware columns were converted above
     return (values - EXCEL_EPOCH) / pd.Timedelta(days=1)
 
 
@@ -175,27 +217,35 @@ def _column_xml(series: pd.Series, kind: str, letter: str, rows: pa.Array, style
     return pc.fill_null(cells, "")
 
 
-def _with_rows(workbook_bytes: bytes, frame: pd.DataFrame, kinds: list[str]) -> bytes:
-    """Replace the probe row of the saved workbook with every row of the frame."""
+def _with_rows(workbook_bytes: bytes, sheets: list[tuple[str, pd.DataFrame, list[str]]]) -> bytes:
+    """Replace the probe row of each saved sheet (zip member path) with every row of its frame."""
     with zipfile.ZipFile(io.BytesIO(workbook_bytes)) as source:
-        sheet_xml = source.read(SHEET_PATH).decode("utf-8")
-        start = sheet_xml.index('<row r="2"')
-        end = sheet_xml.index("</sheetData>")
-        probe = sheet_xml[start:end]
-        styles = dict(re.findall(r'<c r="([A-Z]+)2"(?: s="(\d+)")?', probe))
-        rows = pc.cast(pa.array(np.arange(2, len(frame) + 2)), pa.string())
-        cells = []
-        for index, (column, kind) in enumerate(zip(frame.columns, kinds, strict=True), start=1):
-            letter = get_column_letter(index)
-            style = f' s="{styles[letter]}"' if styles.get(letter) else ""
-            cells.append(_column_xml(frame[column], kind, letter, rows, style))
-        body = pc.binary_join_element_wise('<row r="', rows, '">', *cells, "</row>", "")
-        new_sheet = sheet_xml[:start] + "".join(body.to_pylist()) + sheet_xml[end:]
+        replaced = {
+            path: _sheet_with_rows(source.read(path).decode("utf-8"), frame, kinds)
+            for path, frame, kinds in sheets
+        }
         out = io.BytesIO()
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as target:
             for item in source.infolist():
                 data = (
-                    new_sheet.encode("utf-8") if item.filename == SHEET_PATH else source.read(item)
+                    replaced[item.filename].encode("utf-8")
+                    if item.filename in replaced
+                    else (source.read(item))
                 )
                 target.writestr(item, data, compress_type=zipfile.ZIP_DEFLATED)
     return out.getvalue()
+
+
+def _sheet_with_rows(sheet_xml: str, frame: pd.DataFrame, kinds: list[str]) -> str:
+    start = sheet_xml.index('<row r="2"')
+    end = sheet_xml.index("</sheetData>")
+    probe = sheet_xml[start:end]
+    styles = dict(re.findall(r'<c r="([A-Z]+)2"(?: s="(\d+)")?', probe))
+    rows = pc.cast(pa.array(np.arange(2, len(frame) + 2)), pa.string())
+    cells = []
+    for index, (column, kind) in enumerate(zip(frame.columns, kinds, strict=True), start=1):
+        letter = get_column_letter(index)
+        style = f' s="{styles[letter]}"' if styles.get(letter) else ""
+        cells.append(_column_xml(frame[column], kind, letter, rows, style))
+    body = pc.binary_join_element_wise('<row r="', rows, '">', *cells, "</row>", "")
+    return sheet_xml[:start] + "".join(body.to_pylist()) + sheet_xml[end:]

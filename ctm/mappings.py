@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from ctm import clock, inputs
+from ctm.circuits import circuit_names_in, limit_refusal
 from ctm.db import Identity, user_transaction
 from ctm.errors import (
     DuplicateMapping,
@@ -25,8 +28,10 @@ from ctm.errors import (
     sqlstate,
 )
 from ctm.reference import like_pattern, require_role
+from ctm.roles import Action, roles_that_can
 
-WRITERS = {"admin", "operator"}
+WRITERS = roles_that_can(Action.EDIT_MAPPINGS)
+DELETERS = roles_that_can(Action.DELETE_MAPPINGS)
 MAPPING_COLUMNS = [
     "id",
     "version",
@@ -118,6 +123,14 @@ def natural_key(text: str) -> tuple:
 
 def _where(filters: MappingFilter) -> tuple[list[str], dict]:
     """Conditions on m (mappings) and c (customers) for a filter, with their parameters."""
+    if not isinstance(filters, MappingFilter):
+        raise inputs.invalid("filters", filters, "must be a MappingFilter")
+    filters = MappingFilter(
+        substation_id=inputs.optional_uuid("substation_id", filters.substation_id),
+        circuit_id=inputs.text("circuit_id", filters.circuit_id, max_length=64),
+        customer_text=inputs.text("customer_text", filters.customer_text),
+        include_inactive=bool(inputs.boolean("include_inactive", filters.include_inactive)),
+    )
     clauses: list[str] = []
     params: dict = {}
     if not filters.include_inactive:
@@ -271,93 +284,80 @@ def _one_snapshot(engine: Engine) -> Engine:
     return engine.execution_options(isolation_level="REPEATABLE READ")
 
 
-def list_mappings(
-    engine: Engine,
-    identity: Identity,
-    filters: MappingFilter,
-    *,
-    limit: int = 200,
-    offset: int = 0,
+def list_mappings_in(
+    conn: Connection, filters: MappingFilter, *, limit: int = 200, offset: int = 0
 ) -> MappingPage:
     """One page of mappings ordered by substation, circuit (naturally: H2 before H10) and
-    customer name, and the exact number of matching mappings."""
-    if limit < 1 or offset < 0:
-        raise ValidationError("A page needs at least one row and an offset of 0 or more")
-    with user_transaction(_one_snapshot(engine), identity) as conn:
-        rows, total = _rows(conn, filters, limit, offset)
+    customer name, and the exact number of matching mappings (in the caller's unit of work;
+    give it a REPEATABLE READ one so counts and page agree)."""
+    limit, offset = inputs.page(limit, offset)
+    rows, total = _rows(conn, filters, limit, offset)
     return MappingPage(rows=rows, total=total)
 
 
-def export_mappings(engine: Engine, identity: Identity, filters: MappingFilter) -> pd.DataFrame:
-    """Every mapping matching the filter, in list order, for download."""
+def list_mappings(
+    engine: Engine, identity: Identity, filters: MappingFilter, *, limit: int = 200, offset: int = 0
+) -> MappingPage:
+    """list_mappings_in in a read snapshot of its own, as `identity`."""
     with user_transaction(_one_snapshot(engine), identity) as conn:
-        return _rows(conn, filters, None, 0)[0]
+        return list_mappings_in(conn, filters, limit=limit, offset=offset)
 
 
-# The events' index (substation_id, circuit_id, timestamp DESC) is walked one circuit at a time
-# ("skip scan"): each step jumps to the next larger circuit id, so a substation with millions of
-# events and ten circuits costs about ten index probes.
-_CIRCUITS_SQL = """
-    WITH RECURSIVE event_circuits AS (
-        (SELECT e.circuit_id FROM public.pq_events AS e
-         WHERE e.substation_id = :substation_id AND e.circuit_id IS NOT NULL
-         ORDER BY e.circuit_id LIMIT 1)
-        UNION ALL
-        SELECT (SELECT e.circuit_id FROM public.pq_events AS e
-                WHERE e.substation_id = :substation_id AND e.circuit_id > ec.circuit_id
-                ORDER BY e.circuit_id LIMIT 1)
-        FROM event_circuits AS ec
-        WHERE ec.circuit_id IS NOT NULL
-    ),
-    mapping_circuits AS (
-        (SELECT m.circuit_id FROM public.customer_transformer_matching AS m
-         WHERE m.substation_id = :substation_id
-         ORDER BY m.circuit_id LIMIT 1)
-        UNION ALL
-        SELECT (SELECT m.circuit_id FROM public.customer_transformer_matching AS m
-                WHERE m.substation_id = :substation_id AND m.circuit_id > mc.circuit_id
-                ORDER BY m.circuit_id LIMIT 1)
-        FROM mapping_circuits AS mc
-        WHERE mc.circuit_id IS NOT NULL
-    )
-    SELECT circuit_id FROM event_circuits WHERE circuit_id IS NOT NULL
-    UNION
-    SELECT circuit_id FROM mapping_circuits WHERE circuit_id IS NOT NULL
-"""
+def export_mappings_in(conn: Connection, filters: MappingFilter) -> pd.DataFrame:
+    """Every mapping matching the filter, in list order, for download."""
+    return _rows(conn, filters, None, 0)[0]
+
+
+def export_mappings(engine: Engine, identity: Identity, filters: MappingFilter) -> pd.DataFrame:
+    """export_mappings_in in a read snapshot of its own, as `identity`."""
+    with user_transaction(_one_snapshot(engine), identity) as conn:
+        return export_mappings_in(conn, filters)
 
 
 def _circuits(conn: Connection, substation_id: UUID) -> list[str]:
-    rows = conn.scalars(sa.text(_CIRCUITS_SQL), {"substation_id": substation_id})
-    return sorted(rows, key=lambda circuit: (natural_key(circuit), circuit))
+    """The circuits a mapping may use: registered and not retired (ctm.circuits), naturally
+    sorted. The registry, not the events: a new substation's first circuit is known as soon as an
+    admin registers it, and a retired one is refused even when an old browser tab offers it."""
+    return circuit_names_in(conn, substation_id)
+
+
+def circuits_of_substation_in(conn: Connection, substation_id: UUID) -> list[str]:
+    """Circuits a picker offers for a substation — registered, not retired — sorted naturally."""
+    return _circuits(conn, inputs.uuid_value("substation_id", substation_id))
 
 
 def circuits_of_substation(engine: Engine, identity: Identity, substation_id: UUID) -> list[str]:
-    """Circuits known for a substation — from its events and its mappings — sorted naturally."""
+    """circuits_of_substation_in in a transaction of its own, as `identity`."""
     with user_transaction(engine, identity) as conn:
-        return _circuits(conn, substation_id)
+        return circuits_of_substation_in(conn, substation_id)
 
 
 def mapping_statistics(engine: Engine, identity: Identity) -> MappingStats:
+    """mapping_statistics_in in a transaction of its own, as `identity`."""
+    with user_transaction(engine, identity) as conn:
+        return mapping_statistics_in(conn)
+
+
+def mapping_statistics_in(conn: Connection) -> MappingStats:
     """Active mappings, distinct mapped customers and covered circuits, overall and per
     substation (substations without mappings included), in one grouped query."""
-    with user_transaction(engine, identity) as conn:
-        rows = conn.execute(
-            sa.text(
-                """
-                SELECT s.id AS substation_id, s.name AS substation_name,
-                       count(m.id) AS active_mappings,
-                       count(DISTINCT m.customer_id) AS mapped_customers,
-                       count(DISTINCT (m.substation_id, m.circuit_id))
-                         FILTER (WHERE m.id IS NOT NULL) AS circuits_covered,
-                       GROUPING(s.id, s.name) AS is_total
-                FROM public.substations AS s
-                LEFT JOIN public.customer_transformer_matching AS m
-                  ON m.substation_id = s.id AND m.active
-                GROUP BY GROUPING SETS ((s.id, s.name), ())
-                ORDER BY is_total, s.name, s.id
-                """
-            )
-        ).fetchall()
+    rows = conn.execute(
+        sa.text(
+            """
+            SELECT s.id AS substation_id, s.name AS substation_name,
+                   count(m.id) AS active_mappings,
+                   count(DISTINCT m.customer_id) AS mapped_customers,
+                   count(DISTINCT (m.substation_id, m.circuit_id))
+                     FILTER (WHERE m.id IS NOT NULL) AS circuits_covered,
+                   GROUPING(s.id, s.name) AS is_total
+            FROM public.substations AS s
+            LEFT JOIN public.customer_transformer_matching AS m
+              ON m.substation_id = s.id AND m.active
+            GROUP BY GROUPING SETS ((s.id, s.name), ())
+            ORDER BY is_total, s.name, s.id
+            """
+        )
+    ).fetchall()
     per_substation = [r for r in rows if not r.is_total]
     total = next(r for r in rows if r.is_total)
     frame = pd.DataFrame([tuple(r)[:5] for r in per_substation], columns=STATS_COLUMNS)
@@ -415,21 +415,29 @@ def _describe(row: sa.Row) -> str:
     )
 
 
-def _format_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+def _format_time(moment: datetime, zone: ZoneInfo) -> str:
+    """A moment as people read it: in the product's stored zone, named."""
+    return f"{moment.astimezone(zone):%Y-%m-%d %H:%M:%S} {zone.key}"
 
 
-def _check_version(row: sa.Row, expected_version: int) -> None:
+def _check_version(row: sa.Row, expected_version: int, zone: ZoneInfo) -> None:
     if row.version != expected_version:
         editor = row.updated_by_name or "someone else (a system load)"
         raise StaleEdit(
-            f"{_describe(row)} was changed by {editor} at {_format_time(row.updated_at)}"
+            f"{_describe(row)} was changed by {editor} at {_format_time(row.updated_at, zone)}"
             " after you loaded it; reload and try again"
         )
 
 
+_MAX_VERSION = 2**31 - 1
+
+
+def _version(expected_version: object) -> int:
+    return inputs.integer("expected_version", expected_version, minimum=1, maximum=_MAX_VERSION)
+
+
 def _clean_circuit(circuit_id: str | None) -> str:
-    circuit = (circuit_id or "").strip()
+    circuit = inputs.text("circuit_id", circuit_id, max_length=64) or ""
     if not circuit:
         raise ValidationError("Choose a circuit: the circuit is empty")
     return circuit
@@ -507,6 +515,8 @@ def _write(conn: Connection, sql: str, params: dict, duplicate: DuplicateMapping
             return conn.execute(sa.text(sql), params)
     except sa.exc.DBAPIError as exc:
         code = sqlstate(exc)
+        if (full := limit_refusal(exc)) is not None:
+            raise full from None
         if constraint_name(exc) in _DATABASE_RULES:
             # The database's own sentence (limit, overlap, re-activation) is the message.
             raise ValidationError(_first_line(exc)) from None
@@ -524,34 +534,39 @@ def _write(conn: Connection, sql: str, params: dict, duplicate: DuplicateMapping
 
 
 def create_mapping(
-    engine: Engine,
-    identity: Identity,
-    customer_id: UUID,
-    substation_id: UUID,
-    circuit_id: str,
+    engine: Engine, identity: Identity, customer_id: UUID, substation_id: UUID, circuit_id: str
+) -> Mapping:
+    """create_mapping_in in a transaction of its own, as `identity`."""
+    with user_transaction(engine, identity) as conn:
+        return create_mapping_in(conn, customer_id, substation_id, circuit_id)
+
+
+def create_mapping_in(
+    conn: Connection, customer_id: UUID, substation_id: UUID, circuit_id: str
 ) -> Mapping:
     """Map a customer to a circuit of a substation (admins and operators)."""
-    with user_transaction(engine, identity) as conn:
-        require_role(conn, WRITERS, "Your role does not allow adding mappings")
-        circuit = _clean_circuit(circuit_id)
-        customer = conn.execute(
-            sa.text("SELECT name, account_number FROM public.customers WHERE id = :id"),
-            {"id": customer_id},
-        ).one_or_none()
-        if customer is None:
-            raise ValidationError(f"Unknown customer {customer_id}: it does not exist any more")
-        substation = _substation_name(conn, substation_id)
-        _check_circuit(conn, substation_id, substation, circuit)
-        _check_no_duplicate(conn, customer_id, substation_id, circuit)
-        duplicate = _duplicate(customer.name, customer.account_number, substation, circuit)
-        new_id = _write(
-            conn,
-            "INSERT INTO public.customer_transformer_matching (customer_id, substation_id, circuit_id)"
-            " VALUES (:customer_id, :substation_id, :circuit_id) RETURNING id",
-            {"customer_id": customer_id, "substation_id": substation_id, "circuit_id": circuit},
-            duplicate,
-        ).scalar_one()
-        return _mapping(_load(conn, new_id))
+    customer_id = inputs.uuid_value("customer_id", customer_id)
+    substation_id = inputs.uuid_value("substation_id", substation_id)
+    circuit = _clean_circuit(circuit_id)
+    require_role(conn, WRITERS, "Your role does not allow adding mappings")
+    customer = conn.execute(
+        sa.text("SELECT name, account_number FROM public.customers WHERE id = :id"),
+        {"id": customer_id},
+    ).one_or_none()
+    if customer is None:
+        raise ValidationError(f"Unknown customer {customer_id}: it does not exist any more")
+    substation = _substation_name(conn, substation_id)
+    _check_circuit(conn, substation_id, substation, circuit)
+    _check_no_duplicate(conn, customer_id, substation_id, circuit)
+    duplicate = _duplicate(customer.name, customer.account_number, substation, circuit)
+    new_id = _write(
+        conn,
+        "INSERT INTO public.customer_transformer_matching (customer_id, substation_id, circuit_id)"
+        " VALUES (:customer_id, :substation_id, :circuit_id) RETURNING id",
+        {"customer_id": customer_id, "substation_id": substation_id, "circuit_id": circuit},
+        duplicate,
+    ).scalar_one()
+    return _mapping(_load(conn, new_id))
 
 
 def _locked_current(
@@ -559,13 +574,15 @@ def _locked_current(
 ) -> sa.Row:
     """The mapping, locked, after the role and version checks: NotFound when it is gone or not
     visible, PermissionDenied for the role, StaleEdit when someone saved in between."""
+    mapping_id = inputs.uuid_value("mapping_id", mapping_id)
+    expected_version = _version(expected_version)
     require_role(conn, allowed, refusal)
     row = _load(conn, mapping_id, lock=True)
     if row is None:
         raise NotFound(
             "That mapping no longer exists (someone may have deleted it); reload the list"
         )
-    _check_version(row, expected_version)
+    _check_version(row, expected_version, clock.time_zone(conn))
     return row
 
 
@@ -586,97 +603,120 @@ def update_mapping(
     substation_id: UUID | None = None,
     active: bool | None = None,
 ) -> Mapping:
-    """Change circuit, substation and/or active flag of the mapping the user saw at
-    `expected_version`; nothing is written if someone else saved it since."""
+    """update_mapping_in in a transaction of its own, as `identity`."""
     with user_transaction(engine, identity) as conn:
-        row = _locked_current(
+        return update_mapping_in(
             conn,
             mapping_id,
             expected_version,
-            WRITERS,
-            "Your role does not allow changing mappings",
+            circuit_id=circuit_id,
+            substation_id=substation_id,
+            active=active,
         )
-        new_substation = substation_id if substation_id is not None else row.substation_id
-        new_circuit = _clean_circuit(circuit_id) if circuit_id is not None else row.circuit_id
-        new_active = row.active if active is None else bool(active)
-        if (new_substation, new_circuit, new_active) == (
-            row.substation_id,
-            row.circuit_id,
-            row.active,
-        ):
-            return _mapping(row)
-        substation = row.substation_name
-        if (new_substation, new_circuit) != (row.substation_id, row.circuit_id):
-            substation = _substation_name(conn, new_substation)
-            _check_circuit(conn, new_substation, substation, new_circuit)
-        if new_active:
-            _check_no_duplicate(conn, row.customer_id, new_substation, new_circuit, row.id)
-        result = _write(
-            conn,
-            "UPDATE public.customer_transformer_matching"
-            " SET substation_id = :substation_id, circuit_id = :circuit_id, active = :active,"
-            # Switching a mapping back on the day it was switched off undoes that: its period
-            # goes on. An earlier end stays (the database refuses: a new period is a new row).
-            " disconnected_on = CASE WHEN :active AND NOT active"
-            " AND disconnected_on = public.ctm_local_date(now()) THEN NULL"
-            " ELSE disconnected_on END"
-            " WHERE id = :id AND version = :version",
-            {
-                "substation_id": new_substation,
-                "circuit_id": new_circuit,
-                "active": new_active,
-                "id": mapping_id,
-                "version": expected_version,
-            },
-            _duplicate(row.customer_name, row.account_number, substation, new_circuit),
-        )
-        return _after_write(conn, result, mapping_id)
+
+
+def update_mapping_in(
+    conn: Connection,
+    mapping_id: UUID,
+    expected_version: int,
+    *,
+    circuit_id: str | None = None,
+    substation_id: UUID | None = None,
+    active: bool | None = None,
+) -> Mapping:
+    """Change circuit, substation and/or active flag of the mapping the user saw at
+    `expected_version`; nothing is written if someone else saved it since."""
+    substation_id = inputs.optional_uuid("substation_id", substation_id)
+    circuit_id = None if circuit_id is None else _clean_circuit(circuit_id)
+    active = inputs.boolean("active", active)
+    row = _locked_current(
+        conn, mapping_id, expected_version, WRITERS, "Your role does not allow changing mappings"
+    )
+    new_substation = substation_id if substation_id is not None else row.substation_id
+    new_circuit = circuit_id if circuit_id is not None else row.circuit_id
+    new_active = row.active if active is None else active
+    if (new_substation, new_circuit, new_active) == (row.substation_id, row.circuit_id, row.active):
+        return _mapping(row)
+    substation = row.substation_name
+    if (new_substation, new_circuit) != (row.substation_id, row.circuit_id):
+        substation = _substation_name(conn, new_substation)
+        _check_circuit(conn, new_substation, substation, new_circuit)
+    if new_active:
+        _check_no_duplicate(conn, row.customer_id, new_substation, new_circuit, row.id)
+    result = _write(
+        conn,
+        "UPDATE public.customer_transformer_matching"
+        " SET substation_id = :substation_id, circuit_id = :circuit_id, active = :active,"
+        # Switching a mapping back on the day it was switched off undoes that: its period
+        # goes on. An earlier end stays (the database refuses: a new period is a new row).
+        " disconnected_on = CASE WHEN :active AND NOT active"
+        " AND disconnected_on = public.ctm_local_date(now()) THEN NULL"
+        " ELSE disconnected_on END"
+        " WHERE id = :id AND version = :version",
+        {
+            "substation_id": new_substation,
+            "circuit_id": new_circuit,
+            "active": new_active,
+            "id": mapping_id,
+            "version": expected_version,
+        },
+        _duplicate(row.customer_name, row.account_number, substation, new_circuit),
+    )
+    return _after_write(conn, result, mapping_id)
 
 
 def deactivate_mapping(
     engine: Engine, identity: Identity, mapping_id: UUID, expected_version: int
 ) -> Mapping:
-    """Soft delete: the mapping stays for history but no longer produces impacts."""
+    """deactivate_mapping_in in a transaction of its own, as `identity`."""
     with user_transaction(engine, identity) as conn:
-        _locked_current(
-            conn,
-            mapping_id,
-            expected_version,
-            WRITERS,
-            "Your role does not allow deactivating mappings",
-        )
-        result = _write(
-            conn,
-            "UPDATE public.customer_transformer_matching SET active = false"
-            " WHERE id = :id AND version = :version",
-            {"id": mapping_id, "version": expected_version},
-            None,
-        )
-        return _after_write(conn, result, mapping_id)
+        return deactivate_mapping_in(conn, mapping_id, expected_version)
+
+
+def deactivate_mapping_in(conn: Connection, mapping_id: UUID, expected_version: int) -> Mapping:
+    """Soft delete: the mapping stays for history but no longer produces impacts."""
+    _locked_current(
+        conn,
+        mapping_id,
+        expected_version,
+        WRITERS,
+        "Your role does not allow deactivating mappings",
+    )
+    result = _write(
+        conn,
+        "UPDATE public.customer_transformer_matching SET active = false"
+        " WHERE id = :id AND version = :version",
+        {"id": mapping_id, "version": expected_version},
+        None,
+    )
+    return _after_write(conn, result, mapping_id)
 
 
 def delete_mapping(
     engine: Engine, identity: Identity, mapping_id: UUID, expected_version: int
 ) -> None:
-    """Delete a mapping permanently (admins only; others deactivate)."""
+    """delete_mapping_in in a transaction of its own, as `identity`."""
     with user_transaction(engine, identity) as conn:
-        _locked_current(
-            conn,
-            mapping_id,
-            expected_version,
-            {"admin"},
-            "Only admins can delete mappings permanently; deactivate it instead",
-        )
-        result = _write(
-            conn,
-            "DELETE FROM public.customer_transformer_matching WHERE id = :id AND version = :version",
-            {"id": mapping_id, "version": expected_version},
-            None,
-        )
-        if result.rowcount == 0:
-            raise PermissionDenied(
-                "Only admins can delete mappings permanently; deactivate it instead"
-            )
+        delete_mapping_in(conn, mapping_id, expected_version)
+
+
+def delete_mapping_in(conn: Connection, mapping_id: UUID, expected_version: int) -> None:
+    """Delete a mapping permanently (admins only; others deactivate)."""
+    _locked_current(
+        conn,
+        mapping_id,
+        expected_version,
+        DELETERS,
+        "Only admins can delete mappings permanently; deactivate it instead",
+    )
+    result = _write(
+        conn,
+        "DELETE FROM public.customer_transformer_matching WHERE id = :id AND version = :version",
+        {"id": mapping_id, "version": expected_version},
+        None,
+    )
+    if result.rowcount == 0:
+        raise PermissionDenied("Only admins can delete mappings permanently; deactivate it instead")
 
 
 # Validity periods, moves, restore and past events -----------------------------------------------
@@ -759,6 +799,8 @@ def _period_write(
             return conn.execute(sa.text(sql), params)
     except sa.exc.DBAPIError as exc:
         code = sqlstate(exc)
+        if (full := limit_refusal(exc)) is not None:
+            raise full from None
         orig = getattr(exc, "orig", None)
         diag = getattr(orig, "diag", None)
         message = (getattr(diag, "message_primary", None) or str(orig or exc)).strip()
@@ -1200,6 +1242,11 @@ def current_version_in(conn: Connection, mapping_id: UUID) -> Mapping:
     return _mapping(row)
 
 
+def get_mapping_in(conn: Connection, mapping_id: UUID) -> Mapping:
+    """The mapping as it is now (NotFound when gone or not visible)."""
+    return current_version_in(conn, inputs.uuid_value("mapping_id", mapping_id))
+
+
 def get_mapping(engine: Engine, identity: Identity, mapping_id: UUID) -> Mapping:
     with user_transaction(engine, identity) as conn:
         return current_version_in(conn, mapping_id)
@@ -1325,12 +1372,18 @@ def past_events_to_remove_in(
 def past_events(
     engine: Engine, identity: Identity, mapping_id: UUID, mode: str = "add"
 ) -> PastEvents:
-    """The past-events preview of a mapping: 'add' or 'remove' (on its own circuit)."""
+    """past_events_in in a transaction of its own, as `identity`."""
     with user_transaction(engine, identity) as conn:
-        if mode == "add":
-            return past_events_to_add_in(conn, mapping_id)
-        if mode == "remove":
-            return past_events_to_remove_in(conn, mapping_id)
+        return past_events_in(conn, mapping_id, mode)
+
+
+def past_events_in(conn: Connection, mapping_id: UUID, mode: str = "add") -> PastEvents:
+    """The past-events preview of a mapping: 'add' or 'remove' (on its own circuit)."""
+    mapping_id = inputs.uuid_value("mapping_id", mapping_id)
+    if mode == "add":
+        return past_events_to_add_in(conn, mapping_id)
+    if mode == "remove":
+        return past_events_to_remove_in(conn, mapping_id)
     raise ValidationError(f"Mode {mode!r}: use add or remove")
 
 

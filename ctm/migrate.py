@@ -93,7 +93,11 @@ def applied_migrations(engine: Engine) -> dict[str, str]:
 def migrate(engine: Engine, directory: Path | None = None, log=print) -> list[str]:
     """Apply every pending migration; return the file names applied (empty on a second run)."""
     migrations = load_migrations(directory)
-    raw = engine.raw_connection()
+    pooled = engine.raw_connection()
+    # The driver's own connection: `autocommit` set on SQLAlchemy's pool proxy is a plain
+    # attribute of the proxy and never reaches psycopg2, so the lock and the bookkeeping would
+    # silently share the first file's transaction (and vanish with it when that file fails).
+    raw = pooled.driver_connection
     try:
         raw.autocommit = True
         cur = raw.cursor()
@@ -123,8 +127,9 @@ def migrate(engine: Engine, directory: Path | None = None, log=print) -> list[st
             raw.rollback()
             raw.autocommit = True
             cur.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
+            raw.autocommit = False  # back to the pool as SQLAlchemy expects it
     finally:
-        raw.close()
+        pooled.close()
 
 
 # Roles a Supabase project grants everything to by default privileges.

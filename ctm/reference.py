@@ -3,14 +3,17 @@ user's role as the database sees it. Every call runs as the user, under row-leve
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from ctm import inputs
 from ctm.db import Identity, user_transaction
-from ctm.errors import InUse, NotFound, PermissionDenied, ServiceError, ValidationError, sqlstate
+from ctm.errors import InUse, NotFound, PermissionDenied, ServiceError, sqlstate
+from ctm.roles import Action, roles_that_can
 
 NO_PROFILE = "Your account has no profile in this database, so it can see and change nothing; ask an admin to add one"
 
@@ -35,7 +38,7 @@ def acting_role(conn: Connection) -> str | None:
     return conn.scalar(sa.text("SELECT public.current_user_role()"))
 
 
-def require_role(conn: Connection, allowed: set[str], refusal: str) -> str:
+def require_role(conn: Connection, allowed: AbstractSet[str], refusal: str) -> str:
     """The acting role if it is in `allowed`; otherwise PermissionDenied with a message that
     says why (no profile, viewer, or `refusal` for other roles)."""
     role = acting_role(conn)
@@ -55,99 +58,113 @@ def like_pattern(text: str) -> str:
 
 
 def list_substations(engine: Engine, identity: Identity) -> list[Substation]:
-    """Every substation the user may see, sorted by name."""
+    """list_substations_in in a transaction of its own, as `identity`."""
     with user_transaction(engine, identity) as conn:
-        rows = conn.execute(
-            sa.text("SELECT id, name, code FROM public.substations ORDER BY name, code, id")
-        )
-        return [Substation(r.id, r.name, r.code) for r in rows]
+        return list_substations_in(conn)
+
+
+def list_substations_in(conn: Connection) -> list[Substation]:
+    """Every substation the user may see, sorted by name."""
+    rows = conn.execute(
+        sa.text("SELECT id, name, code FROM public.substations ORDER BY name, code, id")
+    )
+    return [Substation(r.id, r.name, r.code) for r in rows]
 
 
 def search_customers(
     engine: Engine, identity: Identity, text: str, limit: int = 20
 ) -> list[CustomerChoice]:
+    """search_customers_in in a transaction of its own, as `identity`."""
+    with user_transaction(engine, identity) as conn:
+        return search_customers_in(conn, text, limit)
+
+
+def search_customers_in(conn: Connection, text: str, limit: int = 20) -> list[CustomerChoice]:
     """Customers whose name or account number contains `text` (any case), for pickers: an exact
     account number first, then names that start with the text, then the rest by name. The
     match runs in customer_ids_like() so the trigram indexes serve it under row-level security."""
-    text = (text or "").strip()
-    if limit < 1:
-        raise ValidationError("The number of customers to show must be at least 1")
-    with user_transaction(engine, identity) as conn:
-        if not text:
-            rows = conn.execute(
-                sa.text(
-                    "SELECT id, name, account_number, customer_type FROM public.customers"
-                    " ORDER BY name, account_number LIMIT :limit"
-                ),
-                {"limit": limit},
-            )
-        else:
-            rows = conn.execute(
-                sa.text(
-                    """
-                    SELECT id, name, account_number, customer_type
-                    FROM public.customers
-                    WHERE id IN (SELECT id FROM public.customer_ids_like(:pattern))
-                    ORDER BY lower(account_number) = lower(:text) DESC,
-                             name ILIKE :prefix DESC, name, account_number
-                    LIMIT :limit
-                    """
-                ),
-                {
-                    "pattern": like_pattern(text),
-                    "prefix": like_pattern(text)[1:],
-                    "text": text,
-                    "limit": limit,
-                },
-            )
-        return [CustomerChoice(r.id, r.name, r.account_number, r.customer_type) for r in rows]
+    text = inputs.text("text", text) or ""
+    limit = inputs.integer("limit", limit, minimum=1, maximum=inputs.MAX_PAGE_ROWS)
+    if not text:
+        rows = conn.execute(
+            sa.text(
+                "SELECT id, name, account_number, customer_type FROM public.customers"
+                " ORDER BY name, account_number LIMIT :limit"
+            ),
+            {"limit": limit},
+        )
+    else:
+        rows = conn.execute(
+            sa.text(
+                """
+                SELECT id, name, account_number, customer_type
+                FROM public.customers
+                WHERE id IN (SELECT id FROM public.customer_ids_like(:pattern))
+                ORDER BY lower(account_number) = lower(:text) DESC,
+                         name ILIKE :prefix DESC, name, account_number
+                LIMIT :limit
+                """
+            ),
+            {
+                "pattern": like_pattern(text),
+                "prefix": like_pattern(text)[1:],
+                "text": text,
+                "limit": limit,
+            },
+        )
+    return [CustomerChoice(r.id, r.name, r.account_number, r.customer_type) for r in rows]
 
 
 def delete_substation(engine: Engine, identity: Identity, substation_id: UUID) -> None:
-    """Delete a substation (admins only). InUse while mappings or events still refer to it."""
+    """delete_substation_in in a transaction of its own, as `identity`."""
     with user_transaction(engine, identity) as conn:
-        require_role(conn, {"admin"}, "Only admins can delete substations")
-        row = conn.execute(
-            sa.text(
-                """
-                SELECT s.name,
-                       (SELECT count(*) FROM public.customer_transformer_matching AS m
-                        WHERE m.substation_id = s.id) AS mappings,
-                       (SELECT count(*) FROM public.pq_events AS e
-                        WHERE e.substation_id = s.id) AS events
-                FROM public.substations AS s WHERE s.id = :id
-                """
-            ),
-            {"id": substation_id},
-        ).one_or_none()
-        if row is None:
-            raise NotFound("That substation no longer exists; reload the list")
-        if row.mappings:
-            noun = "mapping" if row.mappings == 1 else "mappings"
+        delete_substation_in(conn, substation_id)
+
+
+def delete_substation_in(conn: Connection, substation_id: UUID) -> None:
+    """Delete a substation (admins only). InUse while mappings or events still refer to it."""
+    substation_id = inputs.uuid_value("substation_id", substation_id)
+    require_role(
+        conn, roles_that_can(Action.DELETE_SUBSTATIONS), "Only admins can delete substations"
+    )
+    row = conn.execute(
+        sa.text(
+            """
+            SELECT s.name,
+                   (SELECT count(*) FROM public.customer_transformer_matching AS m
+                    WHERE m.substation_id = s.id) AS mappings,
+                   (SELECT count(*) FROM public.pq_events AS e
+                    WHERE e.substation_id = s.id) AS events
+            FROM public.substations AS s WHERE s.id = :id
+            """
+        ),
+        {"id": substation_id},
+    ).one_or_none()
+    if row is None:
+        raise NotFound("That substation no longer exists; reload the list")
+    if row.mappings:
+        noun = "mapping" if row.mappings == 1 else "mappings"
+        raise InUse(
+            f"Substation {row.name} still has {row.mappings} {noun} (active or inactive);"
+            " delete or move them first"
+        )
+    if row.events:
+        noun = "PQ event" if row.events == 1 else "PQ events"
+        raise InUse(f"Substation {row.name} still has {row.events} {noun}; it cannot be deleted")
+    try:
+        with conn.begin_nested():
+            deleted = conn.execute(
+                sa.text("DELETE FROM public.substations WHERE id = :id"), {"id": substation_id}
+            ).rowcount
+    except sa.exc.DBAPIError as exc:
+        code = sqlstate(exc)
+        # ON DELETE RESTRICT reports 23001 on PostgreSQL 18 and 23503 on 15.
+        if code in ("23503", "23001"):
             raise InUse(
-                f"Substation {row.name} still has {row.mappings} {noun} (active or inactive);"
-                " delete or move them first"
-            )
-        if row.events:
-            noun = "PQ event" if row.events == 1 else "PQ events"
-            raise InUse(
-                f"Substation {row.name} still has {row.events} {noun}; it cannot be deleted"
-            )
-        try:
-            with conn.begin_nested():
-                deleted = conn.execute(
-                    sa.text("DELETE FROM public.substations WHERE id = :id"), {"id": substation_id}
-                ).rowcount
-        except sa.exc.DBAPIError as exc:
-            code = sqlstate(exc)
-            # ON DELETE RESTRICT reports 23001 on PostgreSQL 18 and 23503 on 15.
-            if code in ("23503", "23001"):
-                raise InUse(
-                    f"Substation {row.name} is still referred to by other records; it cannot be"
-                    " deleted"
-                ) from None
-            if code == "42501":
-                raise PermissionDenied("Only admins can delete substations") from None
-            raise ServiceError(f"Substation {row.name} could not be deleted") from exc
-        if deleted == 0:
-            raise PermissionDenied("Only admins can delete substations")
+                f"Substation {row.name} is still referred to by other records; it cannot be deleted"
+            ) from None
+        if code == "42501":
+            raise PermissionDenied("Only admins can delete substations") from None
+        raise ServiceError(f"Substation {row.name} could not be deleted") from exc
+    if deleted == 0:
+        raise PermissionDenied("Only admins can delete substations")

@@ -20,7 +20,8 @@ class Action(StrEnum):
     DELETE_CUSTOMERS = "delete_customers"
     EDIT_SUBSTATIONS = "edit_substations"  # substations, circuits, meters
     DELETE_SUBSTATIONS = "delete_substations"
-    RECORD_EVENTS = "record_events"
+    RECORD_EVENTS = "record_events"  # record events by hand and correct them
+    DELETE_EVENTS = "delete_events"
     APPLY_PAST_IMPACTS = "apply_past_impacts"
     SYNC_IMPORT = "sync_import"  # import --sync, register unknown circuits
     MANAGE_USERS = "manage_users"

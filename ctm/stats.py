@@ -7,12 +7,13 @@ from dataclasses import dataclass
 
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
+from ctm import inputs
 from ctm.db import Identity, user_transaction
-from ctm.errors import ValidationError
 
 RECENT_DAYS = 90
+MAX_DAYS = 36_500  # a century: anything longer is a typo, and make_interval would overflow
 
 SUBSTATION_COLUMNS: list[str] = [
     "substation_id",
@@ -171,17 +172,22 @@ def coverage_statistics(
 ) -> Statistics:
     """Coverage and impact figures per substation, impacts by level and KPI totals, where
     "recent" means the last `days` days."""
-    if not isinstance(days, int) or isinstance(days, bool) or days < 1:
-        raise ValidationError(f"Days {days!r}: the recent window needs at least 1 day")
-    # One statement, so one snapshot: the tiles and the table always agree.
     with user_transaction(engine, identity) as conn:
-        # Counting millions of impacts: JIT compilation costs more than it saves here (~0.5 s on
-        # PostgreSQL 15), and a larger work_mem keeps the hash join of impacts to events in memory.
-        conn.execute(
-            sa.text("SELECT set_config('jit', 'off', true), set_config('work_mem', '64MB', true)")
-        )
-        result = conn.execute(sa.text(_BY_SUBSTATION_SQL), {"days": days})
-        frame = pd.DataFrame(result.fetchall(), columns=[*SUBSTATION_COLUMNS, "anywhere"])
+        return coverage_statistics_in(conn, days=days)
+
+
+def coverage_statistics_in(conn: Connection, *, days: int = RECENT_DAYS) -> Statistics:
+    """Coverage and impact figures per substation, impacts by level and KPI totals, where
+    "recent" means the last `days` days, in the caller's unit of work."""
+    days = inputs.integer("days", days, minimum=1, maximum=MAX_DAYS)
+    # One statement, so one snapshot: the tiles and the table always agree.
+    # Counting millions of impacts: JIT compilation costs more than it saves here (~0.5 s on
+    # PostgreSQL 15), and a larger work_mem keeps the hash join of impacts to events in memory.
+    conn.execute(
+        sa.text("SELECT set_config('jit', 'off', true), set_config('work_mem', '64MB', true)")
+    )
+    result = conn.execute(sa.text(_BY_SUBSTATION_SQL), {"days": days})
+    frame = pd.DataFrame(result.fetchall(), columns=[*SUBSTATION_COLUMNS, "anywhere"])
     distinct_customers = int(frame["anywhere"].iloc[0]) if len(frame) else 0
     frame = _typed(frame.drop(columns="anywhere"))
     return Statistics(

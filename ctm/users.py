@@ -17,12 +17,12 @@ import bcrypt
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from ctm import sessions
+from ctm import roles, sessions
 from ctm.db import Identity, owner_transaction
 from ctm.errors import PermissionDenied, ServiceError
 from ctm.roles import Action, can
 
-ROLES = ("admin", "operator", "viewer")
+ROLES = roles.ROLES
 # The same rule as the CHECK on ctm_private.user_credentials.username.
 USERNAME_RULE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
 USERNAME_HELP = (

@@ -44,8 +44,13 @@ def _engine_for(configured_url: str | None) -> Engine:
 
 def app_engine() -> Engine:
     """The process-wide engine; stops the page with a plain message when there is no database."""
+    configured_url = os.environ.get("DATABASE_URL") or None
     try:
-        return _engine_for(os.environ.get("DATABASE_URL") or None)
+        if configured_url is None:
+            from ui.first_run import ensure_embedded_ready
+
+            ensure_embedded_ready()  # the first start says what it does, step by step
+        return _engine_for(configured_url)
     except (db.DatabaseUnavailable, SchemaMissing) as exc:
         st.error(str(exc), icon=":material/database:")
         st.stop()

@@ -13,16 +13,19 @@ from uuid import UUID
 import streamlit as st
 from sqlalchemy.engine import Engine
 
+from ctm import roles
+from ctm.customers import CUSTOMER_TYPES, CustomerInput
 from ctm.db import Identity
 from ctm.errors import ServiceError
+from ctm.mapping_setup import NewCircuit, add_mapping_with_new
 from ctm.mappings import (
     circuits_of_substation,
-    connect_mapping,
     delete_mapping,
     end_mapping,
     reactivate_mapping,
 )
 from ctm.reference import list_substations, search_customers
+from ctm.roles import Action, can
 from ui import past_events
 from ui.mapping_grid import next_generation
 
@@ -64,8 +67,26 @@ def show_pending_toast() -> None:
         st.toast(message, icon=":material/check_circle:")
 
 
-@st.dialog("Add mapping", width="medium", on_dismiss=close_dialog)
-def add_dialog(engine: Engine, identity: Identity, default_substation: UUID | None) -> None:
+NEW_CIRCUIT = "New circuit…"  # never a real name: circuit names are stored upper-case
+
+
+def _customer_choice(
+    engine: Engine, identity: Identity
+) -> tuple[UUID | None, CustomerInput | None]:
+    """An existing customer (searched) or, with "New customer…", the new one's fields."""
+    new = roles.can(identity.role, roles.Action.EDIT_CUSTOMERS) and st.toggle(
+        "New customer…", key="add_new_customer", help="The customer is not in the list yet"
+    )
+    if new:
+        cols = st.columns([1, 2, 1])
+        account = cols[0].text_input("Account number", key="add_new_account")
+        name = cols[1].text_input("Customer name", key="add_new_name")
+        kind = cols[2].selectbox(
+            "Type", CUSTOMER_TYPES, format_func=str.capitalize, key="add_new_type"
+        )
+        if not (account.strip() and name.strip()):
+            return None, None
+        return None, CustomerInput(account_number=account, name=name, customer_type=kind)
     text = st.text_input(
         "Find customer", key="add_customer_text", placeholder="Name or account number"
     )
@@ -81,6 +102,12 @@ def add_dialog(engine: Engine, identity: Identity, default_substation: UUID | No
         key="add_customer",
         placeholder="Type two or more characters above" if not choices else "Choose a customer",
     )
+    return customer_id, None
+
+
+@st.dialog("Add mapping", width="medium", on_dismiss=close_dialog)
+def add_dialog(engine: Engine, identity: Identity, default_substation: UUID | None) -> None:
+    customer_id, new_customer = _customer_choice(engine, identity)
     substations = {s.id: s.name for s in list_substations(engine, identity)}
     ids = list(substations)
     substation_id = st.selectbox(
@@ -92,13 +119,37 @@ def add_dialog(engine: Engine, identity: Identity, default_substation: UUID | No
         placeholder="Choose a substation",
     )
     circuits = circuits_of_substation(engine, identity, substation_id) if substation_id else []
+    may_register = roles.can(identity.role, roles.Action.EDIT_SUBSTATIONS)
+    options = [*circuits, NEW_CIRCUIT] if may_register and substation_id else circuits
     circuit = st.selectbox(
         "Circuit",
-        circuits,
+        options,
         index=None,
         key="add_circuit",
-        placeholder="Choose a circuit" if circuits else "Choose a substation with known circuits",
-        disabled=not circuits,
+        placeholder=(
+            "Choose a circuit"
+            if options
+            else "Choose a substation with registered circuits"
+            if substation_id is None or not may_register
+            else "Choose a substation"
+        ),
+        disabled=not options,
+        help=(
+            "The circuits registered on this substation; “New circuit…” registers another."
+            if may_register
+            else "The circuits registered on this substation (an admin registers new ones)."
+        ),
+    )
+    new_circuit = None
+    if circuit == NEW_CIRCUIT:
+        cols = st.columns([1, 2])
+        name = cols[0].text_input("New circuit name", key="add_new_circuit", placeholder="H4")
+        description = cols[1].text_input("Description", key="add_new_circuit_description")
+        new_circuit = NewCircuit(name, description) if name.strip() else None
+    ready = (
+        (customer_id or new_customer)
+        and substation_id
+        and (new_circuit if circuit == NEW_CIRCUIT else circuit)
     )
     since = st.date_input(
         "Connected since",
@@ -108,14 +159,19 @@ def add_dialog(engine: Engine, identity: Identity, default_substation: UUID | No
     )
     left, right = st.columns(2)
     if left.button(
-        "Add mapping",
-        type="primary",
-        key="add_confirm",
-        disabled=not (customer_id and substation_id and circuit),
-        width="stretch",
+        "Add mapping", type="primary", key="add_confirm", disabled=not ready, width="stretch"
     ):
         try:
-            change = connect_mapping(engine, identity, customer_id, substation_id, circuit, since)
+            change = add_mapping_with_new(
+                engine,
+                identity,
+                substation_id=substation_id,
+                customer_id=customer_id,
+                new_customer=new_customer,
+                circuit_id=None if circuit == NEW_CIRCUIT else circuit,
+                new_circuit=new_circuit,
+                connected_since=since,
+            )
         except ServiceError as exc:
             st.error(str(exc))
         else:
@@ -213,7 +269,7 @@ def show_open_dialog(engine: Engine, identity: Identity, default_substation: UUI
         deactivate_dialog(engine, identity, action)
     elif action.kind == "reactivate":
         reactivate_dialog(engine, identity, action)
-    elif action.kind == "delete" and identity.role == "admin":
+    elif action.kind == "delete" and can(identity.role, Action.DELETE_MAPPINGS):
         delete_dialog(engine, identity, action)
     else:
         close_dialog()

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import streamlit as st
 from sqlalchemy.engine import Engine
 
+from ctm.clock import time_zone_for
 from ctm.db import Identity
 from ctm.errors import ServiceError
 from ctm.grid_commands import UpdateCommand, edits_to_commands
@@ -69,11 +71,13 @@ def next_generation() -> None:
     statistics.clear()
 
 
-@st.cache_data(ttl=60, show_spinner=False)
-def statistics(_engine: Engine, identity: Identity) -> MappingStats:
-    """The tiles' figures: one grouped query over every mapping, so kept for a minute (and
-    dropped after any change made here) instead of being recounted on every rerun."""
-    return mapping_statistics(_engine, identity)
+@st.cache_data(ttl=300, show_spinner=False)
+def statistics(_engine: Engine, identity: Identity) -> tuple[MappingStats, datetime]:
+    """The tiles' figures and when they were counted: one grouped query over every mapping
+    (1-2 s at 100,000 mappings on a busy machine), so kept five minutes per user (and dropped
+    after any change made here) instead of being recounted on every deep link and rerun; the page
+    says when they were counted."""
+    return mapping_statistics(_engine, identity), datetime.now().astimezone()
 
 
 def editor_key(filters: MappingFilter, page: int) -> str:
@@ -81,7 +85,7 @@ def editor_key(filters: MappingFilter, page: int) -> str:
     return f"grid-{digest}-p{page}-g{generation()}"
 
 
-def to_view(rows: pd.DataFrame) -> pd.DataFrame:
+def to_view(rows: pd.DataFrame, zone: ZoneInfo | None = None) -> pd.DataFrame:
     """The service's rows in the shape the grid shows (id and version kept, not shown)."""
     view = pd.DataFrame(
         {
@@ -98,7 +102,9 @@ def to_view(rows: pd.DataFrame) -> pd.DataFrame:
             "connected_since": pd.to_datetime(rows["connected_since"]).dt.date,
             "disconnected_on": pd.to_datetime(rows["disconnected_on"]).dt.date,
             "updated_by_name": rows["updated_by_name"].fillna("—"),
-            "updated_at": pd.to_datetime(rows["updated_at"], utc=True),
+            "updated_at": pd.to_datetime(rows["updated_at"], utc=True).dt.tz_convert(
+                zone or ZoneInfo("UTC")
+            ),
         }
     )
     return view.reset_index(drop=True)
@@ -118,7 +124,8 @@ def load_page(engine: Engine, identity: Identity, filters: MappingFilter, page: 
         # The page asked for (e.g. from an old link) is past the end: show the last one.
         last = (result.total - 1) // PAGE_SIZE + 1
         return load_page(engine, identity, filters, last)
-    grid = GridPage(key=key, view=to_view(result.rows), total=result.total, page=page)
+    zone = time_zone_for(engine, identity)
+    grid = GridPage(key=key, view=to_view(result.rows, zone), total=result.total, page=page)
     st.session_state[GRID_STATE] = grid
     return grid
 
@@ -126,23 +133,33 @@ def load_page(engine: Engine, identity: Identity, filters: MappingFilter, page: 
 def column_config(circuits: list[str] | None) -> dict:
     """Column titles and kinds; the circuit is a dropdown of the filtered substation's circuits."""
     config = {
-        "customer": st.column_config.TextColumn("Customer", width="large"),
-        "customer_type": st.column_config.TextColumn("Type", width="small"),
-        "substation_name": st.column_config.TextColumn("Substation"),
-        "circuit_id": st.column_config.TextColumn("Circuit", width="small"),
-        "active": st.column_config.CheckboxColumn("Active", width="small"),
+        # Widths in pixels that fit 1400 px with the sidebar open: "large" for the customer
+        # squeezed Type and Updated at off the right edge.
+        "customer": st.column_config.TextColumn("Customer", width=240),
+        "customer_type": st.column_config.TextColumn("Type", width=90),
+        "substation_name": st.column_config.TextColumn("Substation", width=120),
+        "circuit_id": st.column_config.TextColumn("Circuit", width=60),
+        "active": st.column_config.CheckboxColumn("Active", width=55),
         "connected_since": st.column_config.DateColumn(
-            "Connected since", format="YYYY-MM-DD", help="Empty: as far back as the events go"
+            "Connected since",
+            format="YYYY-MM-DD",
+            help="Empty: as far back as the events go",
+            width=105,
         ),
         "disconnected_on": st.column_config.DateColumn(
-            "Disconnected on", format="YYYY-MM-DD", help="First day it no longer applies"
+            "Disconnected on",
+            format="YYYY-MM-DD",
+            help="First day it no longer applies",
+            width=110,
         ),
-        "updated_by_name": st.column_config.TextColumn("Updated by"),
-        "updated_at": st.column_config.DatetimeColumn("Updated at", format="YYYY-MM-DD HH:mm"),
+        "updated_by_name": st.column_config.TextColumn("Updated by", width=110),
+        "updated_at": st.column_config.DatetimeColumn(
+            "Updated at", format="YYYY-MM-DD HH:mm", width=130
+        ),
     }
     if circuits is not None:
         config["circuit_id"] = st.column_config.SelectboxColumn(
-            "Circuit", options=circuits, required=True, width="small"
+            "Circuit", options=circuits, required=True, width=60
         )
     return config
 
@@ -260,14 +277,15 @@ def _save_one(
 
 
 def show_outcomes() -> None:
-    """The per-row outcome of the last Save, shown once after the grid reloaded."""
+    """The last Save's outcome, said once after the grid reloaded: a toast when every change was
+    saved; a warning and the refused rows with their reasons when something was refused."""
     outcomes = st.session_state.pop(OUTCOMES, None)
     if not outcomes:
         return
-    refused = sum(1 for o in outcomes if o["Result"] == "Refused")
-    saved = len(outcomes) - refused
-    if refused:
-        st.warning(f"Saved {saved} change(s); {refused} refused — see why below.")
-    else:
-        st.success(f"Saved {saved} change(s).")
-    st.dataframe(pd.DataFrame(outcomes), hide_index=True, width="stretch")
+    refused = [o for o in outcomes if o["Result"] == "Refused"]
+    saved = len(outcomes) - len(refused)
+    if not refused:
+        st.toast(f"Saved {saved} change(s)", icon=":material/check_circle:")
+        return
+    st.warning(f"Saved {saved} change(s); {len(refused)} refused:")
+    st.dataframe(pd.DataFrame(refused), hide_index=True, width="stretch")

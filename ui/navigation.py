@@ -38,6 +38,19 @@ PAGES: dict[str, PageSpec] = {
         ":material/cable:",
         "mappings",
     ),
+    "substations": PageSpec(
+        "views/substations.py",
+        "Substations",
+        "Data Maintenance",
+        ":material/electric_bolt:",
+        "substations",
+    ),
+    "meters": PageSpec(
+        "views/meters.py", "Meters", "Data Maintenance", ":material/speed:", "meters"
+    ),
+    "customers": PageSpec(
+        "views/customers.py", "Customers", "Data Maintenance", ":material/groups:", "customers"
+    ),
     "history": PageSpec(
         "views/history.py", "History", "Data Maintenance", ":material/history:", "history"
     ),
@@ -45,15 +58,45 @@ PAGES: dict[str, PageSpec] = {
     "statistics": PageSpec(
         "views/statistics.py", "Statistics", "Power Quality", ":material/monitoring:", "statistics"
     ),
+    "analytics_sarfi": PageSpec(
+        "views/analytics_sarfi.py", "SARFI", "Analytics", ":material/query_stats:", "sarfi"
+    ),
+    "analytics_ride_through": PageSpec(
+        "views/analytics_ride_through.py",
+        "Ride-through compliance",
+        "Analytics",
+        ":material/scatter_plot:",
+        "ride-through",
+    ),
+    "analytics_most_affected": PageSpec(
+        "views/analytics_most_affected.py",
+        "Most affected",
+        "Analytics",
+        ":material/leaderboard:",
+        "most-affected",
+    ),
     "users": PageSpec("views/users.py", "Users", "Administration", ":material/group:", "users"),
 }
+# Every role may use the Analytics section (roles.Action.READ).
+ANALYTICS_PAGES = ("analytics_sarfi", "analytics_ride_through", "analytics_most_affected")
 
 # Which pages each role may open. A page missing here is not registered for the role, so its URL
 # leads nowhere; viewers get read-only controls inside the pages they may open.
+# Every role reads the reference data pages (roles.Action.READ); what each may change there comes
+# from ctm.roles inside the pages.
+REFERENCE_PAGES = ("substations", "meters", "customers")
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
-    "admin": ("mappings", "history", "events", "statistics", "users"),
-    "operator": ("mappings", "history", "events", "statistics"),
-    "viewer": ("mappings", "history", "events", "statistics"),
+    "admin": (
+        "mappings",
+        *REFERENCE_PAGES,
+        "history",
+        "events",
+        "statistics",
+        *ANALYTICS_PAGES,
+        "users",
+    ),
+    "operator": ("mappings", *REFERENCE_PAGES, "history", "events", "statistics", *ANALYTICS_PAGES),
+    "viewer": ("mappings", *REFERENCE_PAGES, "history", "events", "statistics", *ANALYTICS_PAGES),
 }
 
 

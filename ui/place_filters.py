@@ -11,12 +11,15 @@ from uuid import UUID
 import streamlit as st
 from sqlalchemy.engine import Engine
 
+from ctm.circuits import circuit_options
 from ctm.db import Identity
-from ctm.mappings import circuits_of_substation
 from ctm.reference import Substation
 
 # Widget keys double as the query parameter names.
 SUBSTATION, CIRCUIT = "substation", "circuit"
+# "All …" is a real option, not an empty box: with None as its value the browser showed a clear (×)
+# button next to "All substations" after a rerun that set the value (a save, an event selection).
+ALL = ""
 
 
 def substation_labels(substations: list[Substation]) -> dict[UUID, str]:
@@ -35,32 +38,38 @@ def substation_and_circuit(
     on_change: Callable[[], None],
 ) -> tuple[UUID | None, str | None, list[str]]:
     """Draw the pair (inside the caller's sidebar); the chosen substation, circuit (None unless a
-    substation is chosen) and that substation's circuits. `on_change` runs after either changes;
+    substation is chosen) and that substation's registered circuits (retired ones included and
+    marked "(retired)": their events and mappings are still worth finding). `on_change` runs after either changes;
     a new substation also clears the circuit."""
 
     def substation_changed() -> None:
-        st.session_state[CIRCUIT] = None
+        st.session_state[CIRCUIT] = ALL
         on_change()
 
-    substation_id = st.selectbox(
+    if st.session_state.get(SUBSTATION, ALL) is None:
+        st.session_state[SUBSTATION] = ALL  # an older session's "all"
+    if st.session_state.get(CIRCUIT, ALL) is None:
+        st.session_state[CIRCUIT] = ALL
+    chosen = st.selectbox(
         "Substation",
-        [None, *labels],
-        format_func=lambda v: "All substations" if v is None else labels[v],
+        [ALL, *labels],
+        format_func=lambda v: "All substations" if v == ALL else labels[v],
         key=SUBSTATION,
         bind="query-params",
         on_change=substation_changed,
-        placeholder="All substations",
     )
-    circuits = circuits_of_substation(engine, identity, substation_id) if substation_id else []
+    substation_id = chosen if chosen != ALL else None
+    options = circuit_options(engine, identity, substation_id) if substation_id else []
+    circuits = [o.circuit_id for o in options]
+    circuit_labels = {o.circuit_id: o.label for o in options}
     circuit = st.selectbox(
         "Circuit",
-        [None, *circuits],
-        format_func=lambda v: "All circuits" if v is None else v,
+        [ALL, *circuits],
+        format_func=lambda v: "All circuits" if v == ALL else circuit_labels.get(v, v),
         key=CIRCUIT,
         bind="query-params",
         on_change=on_change,
-        placeholder="All circuits",
         disabled=substation_id is None,
         help="Choose a substation first: circuit names repeat across substations.",
     )
-    return substation_id, circuit if substation_id else None, circuits
+    return substation_id, (circuit or None) if substation_id else None, circuits

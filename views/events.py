@@ -5,24 +5,30 @@ Admins and operators can record an event by hand and see the customers it hit at
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta
+import time as clock_time
+from datetime import datetime, time, timedelta
 from uuid import UUID
 
 import pandas as pd
 import streamlit as st
 
 from ctm import events
+from ctm.clock import time_zone_for
 from ctm.errors import NotFound
-from ctm.events import EventFilter, NewEvent
-from ctm.excel import dataframe_to_xlsx
+from ctm.events import EventFilter, EventPage, NewEvent
 from ctm.mappings import circuits_of_substation
 from ctm.reference import list_substations
+from ctm.roles import Action, can
+from ctm.units import duration_text, event_type_text, minutes_text
+from ui.empty_states import first_steps
 from ui.feedback import service_errors
 from ui.place_filters import substation_and_circuit, substation_labels
 from ui.session import require_user
 
 engine, identity = require_user()
-can_record = identity.role in ("admin", "operator")
+can_record = can(identity.role, Action.RECORD_EVENTS)
+# Every date on this page is a date in the product's stored zone (`ctm time-zone`).
+zone = time_zone_for(engine, identity)
 
 PAGE_SIZE = 100
 DEFAULT_DAYS = 30
@@ -33,6 +39,11 @@ SHOWN = "events_shown"  # (table key, selected positions, row ids) of the last r
 GENERATION = "events_generation"  # bumped when an event is recorded: a fresh table, no stale pick
 RECORD_OPEN = "events_record_open"
 TOAST = "events_toast"
+LOADED = "events_loaded"  # (what, loaded at, value): the list page and the open event's details
+# A selection or a tab click reruns the page: reuse what this session read for this very view for
+# a few seconds instead of querying the list (and the event) again. New rows show within that.
+REUSE_SECONDS = 20
+DATE_FORMAT = "YYYY-MM-DD"
 
 COLUMN_TITLES = {
     "timestamp": "Time",
@@ -40,7 +51,7 @@ COLUMN_TITLES = {
     "circuit_id": "Circuit",
     "event_type": "Type",
     "severity": "Severity",
-    "duration_ms": "Duration (ms)",
+    "duration": "Duration",
     "magnitude": "Magnitude",
     "remaining_voltage": "Remaining voltage (%)",
     "status": "Status",
@@ -51,8 +62,51 @@ IMPACT_TITLES = {
     "account_number": "Account number",
     "customer_type": "Customer type",
     "impact_level": "Impact level",
-    "estimated_downtime_min": "Estimated downtime (min)",
+    "estimated_downtime": "Estimated downtime",
 }
+# The Excel file: the readable duration and the same value in seconds, a number to add up
+# (the stored minutes round every dip shorter than 0.3 s to 0.00).
+IMPACT_EXPORT_TITLES = {**IMPACT_TITLES, "estimated_downtime_s": "Estimated downtime (s)"}
+MAGNITUDE_HELP = (
+    "Optional: the value as the PQ system reports it (kept as sent; ctm applies no rule to it)."
+)
+REMAINING_HELP = (
+    "Optional: the residual voltage of the event's characteristic phase (lowest phase for dips "
+    "and interruptions, highest for swells) in % of the declared voltage, e.g. 62 for a dip to "
+    "62 %."
+)
+
+
+def _number_text(value: object, digits: int) -> str:
+    """A stored number as a person reads it; '—' when the event has none (not 'None')."""
+    if value is None or pd.isna(value):
+        return "—"
+    return f"{float(value):,.{digits}f}".rstrip("0").rstrip(".")
+
+
+def _reused(what: tuple, load):
+    """This session's last value for `what` while it is younger than REUSE_SECONDS, else load()."""
+    held = st.session_state.get(LOADED, {})
+    entry = held.get(what)
+    if entry is not None and clock_time.monotonic() - entry[0] < REUSE_SECONDS:
+        return entry[1]
+    value = load()
+    held = {k: v for k, v in held.items() if k[0] != what[0]}  # one entry per kind
+    held[what] = (clock_time.monotonic(), value)
+    st.session_state[LOADED] = held
+    return value
+
+
+def _list_view(rows: pd.DataFrame) -> pd.DataFrame:
+    """The list's rows as shown: event types in words, durations in the unit that reads, blank
+    numbers as '—'."""
+    view = rows.copy()
+    view["event_type"] = view["event_type"].map(event_type_text)
+    view["duration"] = view["duration_ms"].map(duration_text)
+    view["magnitude"] = view["magnitude"].map(lambda v: _number_text(v, 3))
+    view["remaining_voltage"] = view["remaining_voltage"].map(lambda v: _number_text(v, 2))
+    view["severity"] = view["severity"].fillna("—").map(str.capitalize)
+    return view
 
 
 def _reset_page() -> None:
@@ -66,13 +120,14 @@ def _forget_selection() -> None:
 
 def sidebar_filters(substations: dict[UUID, str]) -> EventFilter:
     """The sidebar's filters, bound to the URL; the EventFilter they select."""
-    today = date.today()
+    today = datetime.now(zone).date()
     with st.sidebar:
         st.subheader("Filters")
         dates = st.date_input(
             "Date range",
             value=(today - timedelta(days=DEFAULT_DAYS), today),
             max_value=today,
+            format=DATE_FORMAT,
             key=DATES,
             bind="query-params",
             on_change=_reset_page,
@@ -119,16 +174,22 @@ def event_table(filters: EventFilter) -> None:
         "Page", min_value=1, step=1, key=PAGE, bind="query-params", label_visibility="collapsed"
     )
     requested = max(1, int(requested or 1))
-    with service_errors(), st.spinner("Loading events…"):
-        page = events.list_events(
-            engine, identity, filters, limit=PAGE_SIZE, offset=(requested - 1) * PAGE_SIZE
+    generation = st.session_state.get(GENERATION, 0)
+
+    def load(number: int) -> EventPage:
+        return _reused(
+            ("list", _token(filters, number), generation),
+            lambda: events.list_events(
+                engine, identity, filters, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE
+            ),
         )
+
+    with service_errors(), st.spinner("Loading events…"):
+        page = load(requested)
         if page.rows.empty and requested > 1 and page.total:
             # The URL asked for a page past the end (the data shrank): show the last one.
             requested = (page.total - 1) // PAGE_SIZE + 1
-            page = events.list_events(
-                engine, identity, filters, limit=PAGE_SIZE, offset=(requested - 1) * PAGE_SIZE
-            )
+            page = load(requested)
     pages = max(1, (page.total - 1) // PAGE_SIZE + 1)
     first = (requested - 1) * PAGE_SIZE + 1 if len(page.rows) else 0
     last = first + len(page.rows) - 1 if len(page.rows) else 0
@@ -139,19 +200,42 @@ def event_table(filters: EventFilter) -> None:
         "select a row to see its details"
     )
     if page.rows.empty:
-        st.info("No events match these filters.")
+        with service_errors():
+            any_event = events.list_events(engine, identity, EventFilter(), limit=1).total > 0
+        if any_event:
+            st.info("No events match these filters.")
+        else:
+            st.info(
+                "No events yet. Events arrive from the PQ monitoring system (rows inserted into "
+                "pq_events); operators and administrators can also record one by hand with "
+                "Record event above. Each event is matched to the customers mapped to its "
+                "substation circuit, so map customers first."
+            )
+            first_steps(identity, ("substations", "import", "mappings"))
         return
     table_key = f"events_table|{_token(filters, requested)}|{st.session_state.get(GENERATION, 0)}"
     ids = [str(i) for i in page.rows["id"]]
+    small = "small"
     state = st.dataframe(
-        page.rows.rename(columns=COLUMN_TITLES),
+        _list_view(page.rows.assign(timestamp=page.rows["timestamp"].dt.tz_convert(zone))).rename(
+            columns=COLUMN_TITLES
+        ),
         hide_index=True,
         width="stretch",
         column_order=list(COLUMN_TITLES.values()),
         column_config={
-            "Time": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
-            "Magnitude": st.column_config.NumberColumn(format="%.3f"),
-            "Remaining voltage (%)": st.column_config.NumberColumn(format="%.2f"),
+            "Time": st.column_config.DatetimeColumn(
+                f"Time ({zone.key})", format="YYYY-MM-DD HH:mm:ss", width=150
+            ),
+            "Substation": st.column_config.TextColumn(width="medium"),
+            "Circuit": st.column_config.TextColumn(width=small),
+            "Type": st.column_config.TextColumn(width=110),
+            "Severity": st.column_config.TextColumn(width=small),
+            "Duration": st.column_config.TextColumn(width=small),
+            "Magnitude": st.column_config.TextColumn(width=small),
+            "Remaining voltage (%)": st.column_config.TextColumn(width=small),
+            "Status": st.column_config.TextColumn(width=small),
+            "Customers affected": st.column_config.NumberColumn(width=small, format="%d"),
         },
         key=table_key,
         on_select="rerun",
@@ -187,22 +271,53 @@ def _file_part(text: str | None) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text or "none").strip("-") or "none"
 
 
+def _impact_view(impacts: pd.DataFrame, duration_ms: int | None) -> pd.DataFrame:
+    """The estimated downtime in the unit that reads. It is the event's duration for every
+    customer (stored in minutes, rounded to 0.01: a 120 ms dip is 0.00 there), so the exact
+    duration is used when the event has one."""
+    view = impacts.copy()
+    if duration_ms is not None:
+        seconds = pd.Series(duration_ms / 1000, index=view.index, dtype="float64")
+        seconds[view["estimated_downtime_min"].isna()] = float("nan")
+    else:
+        seconds = view["estimated_downtime_min"] * 60
+    view["estimated_downtime_s"] = seconds.round(3)
+    view["estimated_downtime"] = (seconds * 1000).map(duration_text)
+    return view
+
+
+def _impacts_xlsx(impacts: pd.DataFrame) -> bytes:
+    from ctm.excel import dataframe_to_xlsx  # only when the file is asked for
+
+    return dataframe_to_xlsx(
+        impacts[list(IMPACT_EXPORT_TITLES)],
+        "Customer impact",
+        column_titles=IMPACT_EXPORT_TITLES,
+    )
+
+
 def event_details(event_id: UUID) -> None:
     """Tabs Overview and Customer Impact of one event."""
+    generation = st.session_state.get(GENERATION, 0)
     with service_errors():
         try:
-            detail = events.get_event(engine, identity, event_id)
+            detail, impacts = _reused(
+                ("event", event_id, generation),
+                lambda: (
+                    events.get_event(engine, identity, event_id),
+                    events.event_impacts(engine, identity, event_id),
+                ),
+            )
         except NotFound:
             st.warning("That event no longer exists or you may not see it.")
             _forget_selection()
             return
-        impacts = events.event_impacts(engine, identity, event_id)
     st.divider()
-    when = pd.Timestamp(detail.timestamp)
+    when = pd.Timestamp(detail.timestamp).tz_convert(zone)
     st.subheader(
-        f"{(detail.event_type or 'Event').replace('_', ' ').capitalize()} at "
+        f"{event_type_text(detail.event_type) or 'Event'} at "
         f"{detail.substation_name or 'unknown substation'} / {detail.circuit_id or '—'}, "
-        f"{when:%Y-%m-%d %H:%M:%S}"
+        f"{when:%Y-%m-%d %H:%M:%S} ({zone.key})"
     )
     overview, impact_tab = st.tabs(["Overview", "Customer Impact"])
     with overview:
@@ -211,32 +326,33 @@ def event_details(event_id: UUID) -> None:
         tiles[1].metric("Severe", f"{detail.severe:,}")
         tiles[2].metric("Moderate", f"{detail.moderate:,}")
         tiles[3].metric("Minor", f"{detail.minor:,}")
-        downtime = detail.total_downtime_min
+        if detail.duration_ms is not None:
+            downtime = duration_text(detail.duration_ms * detail.customers_affected)
+        else:
+            downtime = minutes_text(detail.total_downtime_min)
         tiles[4].metric(
-            "Customer downtime (min)",
-            "—" if downtime is None else f"{float(downtime):,.2f}",
+            "Customer downtime",
+            downtime or "—",
             help="Sum of the estimated downtime of every affected customer",
         )
         fields = {
             "Time": f"{when:%Y-%m-%d %H:%M:%S %Z}".strip(),
             "Substation": detail.substation_name or "—",
             "Circuit": detail.circuit_id or "—",
-            "Type": (detail.event_type or "—").replace("_", " "),
-            "Severity": detail.severity or "—",
-            "Duration (ms)": "—" if detail.duration_ms is None else f"{detail.duration_ms:,}",
-            "Magnitude": "—" if detail.magnitude is None else str(detail.magnitude),
-            "Remaining voltage (%)": (
-                "—" if detail.remaining_voltage is None else str(detail.remaining_voltage)
-            ),
+            "Type": event_type_text(detail.event_type) or "—",
+            "Severity": (detail.severity or "—").capitalize(),
+            "Duration": duration_text(detail.duration_ms) or "—",
+            "Magnitude": _number_text(detail.magnitude, 3),
+            "Remaining voltage (%)": _number_text(detail.remaining_voltage, 2),
             "Status": detail.status,
             "Meter": detail.meter_id or "—",
             "Voltage level": detail.voltage_level or "—",
-            "Recorded at": f"{pd.Timestamp(detail.created_at):%Y-%m-%d %H:%M:%S}",
+            "Recorded at": f"{pd.Timestamp(detail.created_at).tz_convert(zone):%Y-%m-%d %H:%M:%S}",
         }
-        st.dataframe(
+        # A static table: every field on the page, no scroll box hiding the last rows.
+        st.table(
             pd.DataFrame({"Field": list(fields), "Value": list(fields.values())}),
-            hide_index=True,
-            key=f"event_fields|{event_id}",
+            border="horizontal",
         )
     with impact_tab:
         if impacts.empty:
@@ -245,13 +361,12 @@ def event_details(event_id: UUID) -> None:
             )
             return
         st.caption(f"{len(impacts):,} affected customer(s), severe first.")
+        impacts = _impact_view(impacts, detail.duration_ms)
         st.dataframe(
             impacts.rename(columns=IMPACT_TITLES),
             hide_index=True,
             width="stretch",
-            column_config={
-                "Estimated downtime (min)": st.column_config.NumberColumn(format="%.2f")
-            },
+            column_order=list(IMPACT_TITLES.values()),
             key=f"event_impacts|{event_id}",
         )
         file_name = (
@@ -260,7 +375,7 @@ def event_details(event_id: UUID) -> None:
         )
         st.download_button(
             "Download Excel",
-            data=lambda: dataframe_to_xlsx(impacts, "Customer impact", column_titles=IMPACT_TITLES),
+            data=lambda: _impacts_xlsx(impacts),
             file_name=file_name,
             mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             icon=":material/download:",
@@ -297,10 +412,12 @@ def record_dialog(substations: dict[UUID, str], default_substation: UUID | None)
         disabled=substation_id is None,
         help="The circuits known for this substation; type a name to record on a new circuit.",
     )
-    now = datetime.now().replace(second=0, microsecond=0)
+    now = datetime.now(zone).replace(tzinfo=None, second=0, microsecond=0)
     when = st.columns(2)
-    day = when[0].date_input("Date", value=now.date(), max_value=now.date(), key="record_date")
-    clock = when[1].time_input("Time", value=now.time(), step=60, key="record_time")
+    day = when[0].date_input(
+        "Date", value=now.date(), max_value=now.date(), format=DATE_FORMAT, key="record_date"
+    )
+    clock = when[1].time_input(f"Time ({zone.key})", value=now.time(), step=60, key="record_time")
     kind = st.columns(2)
     severity = kind[0].selectbox(
         "Severity",
@@ -326,7 +443,7 @@ def record_dialog(substations: dict[UUID, str], default_substation: UUID | None)
         step=0.01,
         format="%.3f",
         key="record_magnitude",
-        help="Optional; e.g. the per-unit depth of a dip",
+        help=MAGNITUDE_HELP,
     )
     remaining = numbers[2].number_input(
         "Remaining voltage (%)",
@@ -335,7 +452,7 @@ def record_dialog(substations: dict[UUID, str], default_substation: UUID | None)
         step=1.0,
         format="%.2f",
         key="record_remaining",
-        help="Optional",
+        help=REMAINING_HELP,
     )
     buttons = st.columns([1, 1, 3])
     if buttons[1].button("Cancel", key="record_cancel"):
@@ -352,7 +469,7 @@ def record_dialog(substations: dict[UUID, str], default_substation: UUID | None)
     new_event = NewEvent(
         substation_id=substation_id,
         circuit_id=circuit or "",
-        timestamp=datetime.combine(day, clock or time()),
+        timestamp=datetime.combine(day, clock or time(), tzinfo=zone),
         severity=severity,
         duration_ms=int(duration if duration is not None else -1),
         magnitude=magnitude,

@@ -7,30 +7,19 @@ from datetime import date
 
 import streamlit as st
 
-from ctm.excel import dataframe_to_xlsx
-from ctm.mappings import export_mappings
+from ctm.imports.workbooks import mappings_export_xlsx
+from ctm.mappings import MappingFilter, circuits_of_substation
+from ctm.roles import Action, can
+from ui import import_panel, past_events
 from ui import mapping_dialogs as dialogs
 from ui import mapping_grid as grid_ui
-from ui import past_events
+from ui.empty_states import first_steps
 from ui.feedback import service_errors
 from ui.mapping_filters import PAGE_SIZE, page_number_input, sidebar_filters
 from ui.session import require_user
 
 engine, identity = require_user()
-can_edit = identity.role in ("admin", "operator")
-EXPORT_TITLES = {
-    "customer_name": "Customer",
-    "account_number": "Account number",
-    "customer_type": "Customer type",
-    "substation_name": "Substation",
-    "circuit_id": "Circuit",
-    "active": "Active",
-    "connected_since": "Connected since",
-    "disconnected_on": "Disconnected on",
-    "updated_by_name": "Updated by",
-    "updated_at": "Updated at",
-    "created_at": "Created at",
-}
+can_edit = can(identity.role, Action.EDIT_MAPPINGS)
 
 st.title("Customer Transformer Matching")
 st.caption(
@@ -40,9 +29,11 @@ st.caption(
 dialogs.show_pending_toast()
 
 with service_errors():
-    filters, circuits = sidebar_filters(engine, identity)
-    stats = grid_ui.statistics(engine, identity)
+    filters, _circuits = sidebar_filters(engine, identity)
+    stats, stats_time = grid_ui.statistics(engine, identity)
 
+# The tiles count every mapping (not the filtered rows): one grouped query, kept a few minutes.
+st.caption(f"All mappings, whatever the filters · counted at {stats_time:%H:%M}")
 tiles = st.columns(4)
 tiles[0].metric("Active mappings", f"{stats.active_mappings:,}")
 tiles[1].metric("Mapped customers", f"{stats.mapped_customers:,}")
@@ -54,8 +45,8 @@ tiles[3].metric(
 
 
 def build_export() -> bytes:
-    frame = export_mappings(engine, identity, filters)
-    return dataframe_to_xlsx(frame, "Mappings", column_titles=EXPORT_TITLES)
+    # Sheet 1 is an import file (current mappings), sheet 2 the ended periods.
+    return mappings_export_xlsx(engine, identity, filters)
 
 
 toolbar = st.columns([1.2, 1.2, 1.4, 4] if can_edit else [1.4, 6.6], vertical_alignment="center")
@@ -72,8 +63,8 @@ if can_edit:
         "Bulk import",
         icon=":material/upload_file:",
         key="bulk_import",
-        disabled=True,
-        help="Bulk import from CSV/Excel arrives in a later release",
+        on_click=import_panel.toggle,
+        help="Add or change many mappings from an Excel or CSV file",
     )
 export_slot.download_button(
     "Export to Excel",
@@ -85,6 +76,9 @@ export_slot.download_button(
     key="export",
     help="All rows of the current filters, not only this page",
 )
+
+if can_edit:
+    import_panel.show(engine, identity)
 
 pager = st.columns([1, 5], vertical_alignment="center")
 with pager[0]:
@@ -147,14 +141,30 @@ if can_edit:
     # After an add, re-activation, move, correction or a past end: the past events it concerns.
     with service_errors(stop=False):
         past_events.show_panel(engine, identity)
-if grid.total == 0:
+if grid.total == 0 and filters != MappingFilter():
     st.info("No mappings match these filters.")
+elif grid.total == 0:
+    st.info(
+        "No active mappings yet. A mapping says which critical customer hangs off which substation "
+        "circuit: "
+        + (
+            "add the first one with Add mapping above, or load many at once from a file."
+            if can_edit
+            else "an administrator or operator adds them."
+        )
+    )
+    first_steps(identity, ("substations", "circuits", "customers", "import"))
 elif not can_edit:
     st.caption("Read-only: viewers can look at mappings but not change them.")
     grid_ui.show_read_only(grid)
     history_links(pick_row(st, grid))
 else:
-    editable_circuits = circuits if filters.substation_id else None
+    # The grid offers the circuits a mapping may use: registered and not retired.
+    editable_circuits = (
+        circuits_of_substation(engine, identity, filters.substation_id)
+        if filters.substation_id
+        else None
+    )
     if editable_circuits is None:
         st.caption(
             "To change circuits, choose a substation in the sidebar: circuit names repeat "
@@ -186,9 +196,6 @@ else:
         else:
             st.session_state[grid_ui.OUTCOMES] = outcomes
             grid_ui.next_generation()
-            saved = sum(1 for o in outcomes if o["Result"] == "Saved")
-            if saved:
-                st.session_state[dialogs.TOAST] = f"Saved {saved} change(s)"
             st.rerun()
     actions[1].button(
         "Discard edits",
@@ -227,7 +234,7 @@ else:
         help="Map the customer to this circuit again from a day on (a new period)",
     )
     history_links(chosen)
-    if identity.role == "admin":
+    if can(identity.role, Action.DELETE_MAPPINGS):
         row_cols[3].button(
             "Delete permanently…",
             key="open_delete",

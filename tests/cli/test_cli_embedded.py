@@ -34,7 +34,14 @@ def test_data_survive_a_restart_and_db_url_opens_in_psql(data_dir):
     assert not pid_file.exists(), "the server stops when the last ctm process exits"
 
     added = run_ctm(
-        "users", "add", "keeper", "--role", "admin", "--password-stdin", env=env, input="kept-password\n"
+        "users",
+        "add",
+        "keeper",
+        "--role",
+        "admin",
+        "--password-stdin",
+        env=env,
+        input="kept-password\n",
     )
     assert added.returncode == 0, added.stderr
     assert not pid_file.exists()

@@ -209,3 +209,28 @@ def test_migrations_apply_where_authenticated_and_auth_uid_already_exist(empty_d
         assert mine == profile
     finally:
         engine.dispose()
+
+
+def test_bookkeeping_is_committed_on_its_own_even_when_the_first_file_fails(
+    empty_database, tmp_path
+):
+    """The runner's lock and bookkeeping run in autocommit on the driver itself: the bookkeeping
+    table survives a first file that fails (with autocommit set only on SQLAlchemy's proxy they
+    shared that file's transaction and were rolled back with it)."""
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    (folder / "0001_broken.sql").write_text("CREATE TABLE public.t (id int);\nSELECT 1/0;\n")
+    engine = engine_for(empty_database())
+    with pytest.raises(MigrationError, match="0001_broken.sql"):
+        migrate(engine, folder, log=quiet)
+    with engine.connect() as conn:
+        assert conn.scalar(sa.text("SELECT to_regclass('ctm_private.schema_migrations')"))
+        assert conn.scalar(sa.text("SELECT to_regclass('public.t')")) is None
+        # No advisory lock left behind by the pooled connection.
+        assert not conn.scalar(sa.text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"))
+    # The pooled connection went back to the pool in the mode SQLAlchemy expects.
+    with engine.connect() as conn:
+        conn.execute(sa.text("CREATE TABLE public.u (id int)"))
+        conn.rollback()
+        assert conn.scalar(sa.text("SELECT to_regclass('public.u')")) is None
+    engine.dispose()

@@ -110,7 +110,7 @@ def test_admin_filters_edits_a_circuit_in_the_grid_and_saves(page, app_url, demo
     settle(page)
     shot(page, "05_grid_saved")
 
-    page.get_by_text("Saved 1 change(s).").first.wait_for()
+    page.get_by_text("Saved 1 change(s)").first.wait_for()
     [(after, editor)] = owner_rows(
         demo_db_url,
         "SELECT m.circuit_id, p.full_name FROM customer_transformer_matching m"

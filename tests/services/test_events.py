@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from ctm import events
+from ctm import clock, events
 from ctm.db import owner_transaction, user_transaction
 from ctm.errors import NotFound, PermissionDenied, ValidationError
 from ctm.events import EventFilter, NewEvent
@@ -155,12 +155,20 @@ def test_filters_narrow_the_list_and_the_count(engine, make_user, grid):
     assert list(none.rows.columns) == events.EVENT_COLUMNS
 
 
-def test_date_to_includes_the_whole_last_day(engine, make_user):
+def _store_zone(engine, zone: str) -> str:
+    with owner_transaction(engine) as conn:
+        clock.set_time_zone(conn, zone)
+    return zone
+
+
+@pytest.mark.parametrize("zone", ["Asia/Hong_Kong", "America/Los_Angeles"])
+def test_date_to_includes_the_whole_last_day_of_the_stored_zone(engine, make_user, zone):
+    """Days are days in the stored zone (`ctm time-zone`), not the server's or session's."""
     admin = make_user("admin")
     with owner_transaction(engine) as conn:
         sub = _insert(conn, "substations", name="Day")
+    tz = _store_zone(engine, zone)
     with owner_transaction(engine) as conn:
-        tz = conn.scalar(sa.text("SHOW TIME ZONE"))
         late = conn.scalar(
             sa.text(
                 "INSERT INTO pq_events (substation_id, circuit_id, timestamp, severity, duration_ms)"
@@ -342,10 +350,10 @@ def test_recording_on_a_new_circuit_is_allowed_and_hits_nobody(engine, make_user
     assert events.get_event(engine, operator, new_id).customers_affected == 0
 
 
-def test_naive_timestamp_is_read_in_the_database_time_zone(engine, make_user, grid):
+def test_naive_timestamp_is_read_in_the_stored_time_zone(engine, make_user, grid):
+    """A hand-entered time without a zone is a time in the product's zone."""
     admin = make_user("admin")
-    with owner_transaction(engine) as conn:
-        tz = conn.scalar(sa.text("SHOW TIME ZONE"))
+    tz = _store_zone(engine, "Asia/Hong_Kong")
     naive = datetime(2025, 6, 1, 12, 30)
     new_id = events.record_event(
         engine,
@@ -390,7 +398,8 @@ def _event(grid, **changes) -> NewEvent:
         ({"duration_ms": 2.5}, "duration_ms", "whole number"),
         ({"severity": "extreme"}, "severity", "critical, high, medium, low"),
         ({"event_type": "storm"}, "event_type", "choose from"),
-        ({"timestamp": NOW + timedelta(hours=1)}, "timestamp", "in the future"),
+        ({"timestamp": NOW + timedelta(hours=25)}, "timestamp", "more than one day ahead"),
+        ({"timestamp": datetime(1989, 12, 31, tzinfo=UTC)}, "timestamp", "before 1990-01-01"),
         ({"magnitude": -1}, "magnitude", "between 0"),
         ({"magnitude": float("nan")}, "magnitude", "not a number"),
         ({"remaining_voltage": 100_000}, "remaining_voltage", "between 0"),

@@ -54,7 +54,7 @@ def test_two_admins_edit_the_same_row_and_the_later_save_is_refused(engine, worl
     assert message.startswith(
         "The mapping of Acme Steel (ACC-1001) to North / H2 was changed by Ada at "
     )
-    assert message.endswith(" UTC after you loaded it; reload and try again")
+    assert message.endswith(" UTC after you loaded it; reload and try again")  # stored zone: UTC
     assert saved.updated_at.strftime("%Y-%m-%d %H:%M:%S") in message
     row = stored(engine, seen_by_a.id)
     assert (row.circuit_id, row.version, row.updated_by) == ("H2", 2, world.admin.user_id)

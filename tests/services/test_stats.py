@@ -129,7 +129,7 @@ def test_window_is_a_parameter(engine, make_user, grid):
     north = _row(result, "North")
     assert (north.events_recent, north.blind_spot_events) == (5, 3)
     assert north.moderate_recent == 2
-    with pytest.raises(ValidationError, match="at least 1 day"):
+    with pytest.raises(ValidationError, match="Days 0: must be between 1"):
         stats.coverage_statistics(engine, make_user("admin"), days=0)
 
 

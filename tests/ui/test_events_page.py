@@ -128,18 +128,18 @@ def test_admins_and_operators_get_record_event(login_user, event_data, role):
 def test_filters_change_the_rows(login_user, event_data):
     at = open_events(login_user("viewer"))
     at.multiselect(key="severity").select("low").select("high").run()
-    assert list(table(at)["Severity"]) == ["low", "high"]
+    assert list(table(at)["Severity"]) == ["Low", "High"]
 
     at.multiselect(key="severity").set_value([]).run()
     at.selectbox(key="substation").select(event_data["north"]).run()
     assert list(table(at)["Circuit"]) == ["H1", "H2"]
     assert at.selectbox(key="circuit").options == ["All circuits", "H1", "H2"]
     at.selectbox(key="circuit").select("H2").run()
-    assert list(table(at)["Severity"]) == ["low"]
+    assert list(table(at)["Severity"]) == ["Low"]
 
     at.date_input(key="dates").set_value((date.today() - timedelta(days=90), date.today())).run()
     at.selectbox(key="circuit").select("H1").run()
-    assert list(table(at)["Severity"]) == ["critical", "medium"]
+    assert list(table(at)["Severity"]) == ["Critical", "Medium"]
 
 
 def test_a_shared_link_opens_the_same_filtered_view(login_user, event_data):
@@ -155,19 +155,19 @@ def test_selecting_an_event_shows_overview_and_customer_impact(login_user, event
     assert "Voltage dip at North / H1" in texts(at)
     tiles = metrics(at)
     assert tiles["Customers affected"] == "2" and tiles["Severe"] == "2"
-    assert tiles["Customer downtime (min)"] == "3.00"
-    impacts = at.dataframe[2].value
+    assert tiles["Customer downtime"] == "3.0 min"
+    impacts = at.dataframe[1].value
     assert list(impacts["Customer"]) == ["Alpha Clinic", "Zed Works"]
     assert list(impacts["Account number"]) == ["A-1", "A-3"]
     assert list(impacts["Customer type"]) == ["commercial", "industrial"]
     assert list(impacts["Impact level"]) == ["severe", "severe"]
-    assert list(impacts["Estimated downtime (min)"]) == [1.5, 1.5]
+    assert list(impacts["Estimated downtime"]) == ["1.5 min", "1.5 min"]
     assert [b.label for b in at.get("download_button")] == ["Download Excel"]
     assert at.query_params["event"] == str(event_data["events"]["north_h1_critical"])
 
     # Another row, then clearing the selection closes the details.
     select_row(at, 2)
-    assert list(at.dataframe[2].value["Customer"]) == ["Homes Ltd"]
+    assert list(at.dataframe[1].value["Customer"]) == ["Homes Ltd"]
     key = at.dataframe[0].key
     at.session_state[key] = {"selection": {"rows": [], "columns": [], "cells": []}}
     at.run()
@@ -204,7 +204,7 @@ def test_paging_through_many_events(engine, login_user, app_env):
     assert len(table(at)) == 100 and "Page 1 of 2" in texts(at)
     at.number_input(key="page").set_value(2).run()
     assert len(table(at)) == 30 and "events 101–130 of 130" in texts(at)
-    assert list(table(at)["Duration (ms)"])[:2] == [101, 102]
+    assert list(table(at)["Duration"])[:2] == ["101 ms", "102 ms"]
 
 
 def record(at, substation_id, circuit: str | None, *, severity="critical", duration=120_000):
@@ -226,9 +226,9 @@ def test_operator_records_an_event_and_sees_its_impacts_at_once(engine, login_us
     record(at, event_data["north"], "H1")
     assert "Event recorded on North / H1: 2 customer(s) affected" in texts(at)
     assert [t.label for t in at.tabs] == ["Overview", "Customer Impact"]
-    impacts = at.dataframe[2].value
+    impacts = at.dataframe[1].value
     assert list(impacts["Customer"]) == ["Alpha Clinic", "Zed Works"]
-    assert list(impacts["Estimated downtime (min)"]) == [2.0, 2.0]
+    assert list(impacts["Estimated downtime"]) == ["2.0 min", "2.0 min"]
     # Made by the database trigger, visible to anyone with a profile.
     assert (
         scalar(
@@ -246,3 +246,54 @@ def test_record_errors_show_in_the_dialog_and_write_nothing(engine, login_user, 
     record(at, event_data["north"], None)
     assert any("a circuit is required" in e.value for e in at.error)
     assert scalar(engine, "SELECT count(*) FROM pq_events") == 4
+
+
+def test_list_and_details_read_as_words_units_and_dashes(engine, login_user, event_data):
+    """A hand-recorded short dip without magnitude or residual: the list shows the type in words,
+    the duration in ms and '—' (never 'None'); the details show every field without a scroll box
+    and the downtime in the unit that reads (the stored 0.00 min is not shown)."""
+    with owner_transaction(engine) as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO pq_events (substation_id, circuit_id, timestamp, severity,"
+                " duration_ms, event_type) VALUES (:s, 'H1', now(), 'high', 120, 'voltage_dip')"
+            ),
+            {"s": event_data["north"]},
+        )
+    at = open_events(login_user("viewer"))
+    first = table(at).iloc[0]
+    assert (first["Type"], first["Duration"]) == ("Voltage dip", "120 ms")
+    assert (first["Magnitude"], first["Remaining voltage (%)"]) == ("—", "—")
+    assert "voltage_dip" not in set(table(at)["Type"])
+    assert "None" not in table(at).astype(str).to_numpy().ravel().tolist()
+
+    select_row(at, 0)
+    fields = dict(at.table[0].value.itertuples(index=False, name=None))
+    assert fields["Type"] == "Voltage dip" and fields["Duration"] == "120 ms"
+    assert fields["Magnitude"] == "—" and fields["Remaining voltage (%)"] == "—"
+    assert "Recorded at" in fields  # the last field is there, not hidden in a scroll box
+    assert metrics(at)["Customer downtime"] == "240 ms"  # 2 customers × 120 ms
+    impacts = at.dataframe[1].value
+    assert list(impacts["Estimated downtime"]) == ["120 ms", "120 ms"]
+
+
+def test_record_dialog_explains_magnitude_and_remaining_voltage(login_user, event_data):
+    at = open_events(login_user("operator"))
+    at.button(key="open_record").click().run()
+    magnitude = at.number_input(key="record_magnitude")
+    remaining = at.number_input(key="record_remaining")
+    assert "per-unit" not in magnitude.help and "as the PQ system reports it" in magnitude.help
+    assert "% of the declared voltage" in remaining.help
+    assert "lowest phase for dips" in remaining.help
+
+
+def test_dates_are_shown_year_month_day(login_user, event_data):
+    at = open_events(login_user("viewer"))
+    assert at.date_input(key="dates").proto.format == "YYYY-MM-DD"
+
+
+def test_an_empty_database_says_what_to_do_first(login_user):
+    at = open_events(login_user("operator"))
+    said = texts(at)
+    assert "No events match these filters" not in said
+    assert "No events yet" in said and "Record event" in said

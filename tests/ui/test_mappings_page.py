@@ -65,7 +65,7 @@ def test_admins_and_operators_get_the_editor_and_actions(login_user, grid_data, 
     assert {"Add mapping", "Save changes", "Deactivate…"} <= labels
     assert ("Delete permanently…" in labels) == (role == "admin")
     bulk = at.button(key="bulk_import")
-    assert bulk.disabled and "later release" in bulk.help
+    assert not bulk.disabled
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Active mappings"] == "240"
 
@@ -112,11 +112,12 @@ def test_grid_edit_saves_through_the_service_and_reports_each_row(login_user, gr
         admin.user_id,
     )
     assert row_of(engine, other["id"]).active is False
+    # Said once: one warning with the count, and only the refused row with its reason.
     outcome = at.dataframe[0].value
-    assert list(outcome["Result"]) == ["Saved", "Saved", "Refused"]
-    assert "H9" in outcome["Details"].iloc[2]
-    assert "refused" in at.warning[0].value
-    assert "Saved 2 change(s)" in [t.value for t in at.toast]
+    assert list(outcome["Result"]) == ["Refused"]
+    assert "H9" in outcome["Details"].iloc[0]
+    assert [w.value for w in at.warning] == ["Saved 2 change(s); 1 refused:"]
+    assert not at.toast and not at.success
     # The grid reloaded from the database under a new key (no pending edit can carry over).
     assert grid(at).key != old_key
     assert other["id"] not in set(grid(at).view["id"])  # now inactive, so filtered out
@@ -125,6 +126,19 @@ def test_grid_edit_saves_through_the_service_and_reports_each_row(login_user, gr
     at.button(key="save").click().run()
     assert any("Nothing to save" in i.value for i in at.info)
     assert row_of(engine, target["id"]).version == 2
+
+
+def test_a_save_with_nothing_refused_says_so_once(login_user, grid_data, engine):
+    at = open_page(login_user("admin"), substation="North")
+    target = grid(at).view.iloc[0]
+    edit(at, {0: {"active": False}})
+    at.button(key="save").click().run()
+    assert not at.exception
+    assert row_of(engine, target["id"]).active is False
+    # One toast; no banner and no per-row table repeating it.
+    assert [t.value for t in at.toast] == ["Saved 1 change(s)"]
+    assert not at.success and not at.warning
+    assert not [d for d in at.dataframe if "Result" in getattr(d.value, "columns", ())]
 
 
 def test_a_stale_edit_is_refused_and_names_who_changed_it(login_user, grid_data, engine):

@@ -151,3 +151,36 @@ def test_empty_database_says_there_is_nothing_yet(login_user, app_env):
     assert metrics(at)["Substations"] == "0" and metrics(at)["Circuit coverage"] == "—"
     assert "No substations yet" in texts(at)
     assert not at.get("vega_lite_chart")
+
+
+def test_impacts_chart_legend_matches_its_bars_and_labels_are_level(login_user, coverage_data):
+    """One colour encoding (the window) with its legend shown: the legend's colours are the bars'
+    colours. Levels are horizontal axis labels in words."""
+    at = open_statistics(login_user("viewer"))
+    spec = next(
+        json.loads(c.proto.spec)
+        for c in at.get("vega_lite_chart")
+        if json.loads(c.proto.spec).get("title") == "Customer impacts by level"
+    )
+    encoding = spec["encoding"]
+    assert "opacity" not in encoding  # no second, legend-less colour channel
+    assert encoding["color"]["field"] == "window"
+    assert encoding["color"].get("legend") is not None
+    assert encoding["color"]["scale"]["domain"] == ["Last 90 days", "All time"]
+    assert encoding["x"]["axis"]["labelAngle"] == 0
+    assert encoding["x"]["sort"] == ["Severe", "Moderate", "Minor"]
+
+
+def test_kpi_tiles_sit_three_to_a_row_and_say_when_counted(login_user, coverage_data):
+    at = open_statistics(login_user("viewer"))
+    assert len(at.metric) == 6
+    # Six tiles in two rows of three columns (six in one row cut "2 of 4" to "2 of …").
+    tile_columns = [c for c in at.columns if any(ch.type == "metric" for ch in c.children.values())]
+    assert len(tile_columns) == 6
+    assert all(abs(c.weight - 1 / 3) < 1e-6 for c in tile_columns)
+    assert "Counted at" in texts(at)
+
+
+def test_empty_statistics_say_what_to_do_first(login_user, app_env):
+    at = open_statistics(login_user("admin"))
+    assert "add the substations" in texts(at)
