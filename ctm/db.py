@@ -154,7 +154,28 @@ _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
 
 
-def get_engine(url: str) -> Engine:
+# Connections one process (a Streamlit server, a CLI run) may hold: the steady pool and the burst
+# above it. benchmarks/bench_load.py (50 users, 5-10 s think time) measures what a server needs;
+# CTM_DB_POOL_SIZE / CTM_DB_MAX_OVERFLOW override them (keep the sum under max_connections).
+POOL_SIZE = 5
+MAX_OVERFLOW = 10
+POOL_TIMEOUT_SECONDS = 30
+
+
+def _pool_setting(name: str, default: int) -> int:
+    raw = os.environ.get(name, "")
+    try:
+        value = int(raw) if raw.strip() else default
+    except ValueError:
+        raise DatabaseUnavailable(f"{name} must be a whole number, not {raw!r}") from None
+    if value < 0:
+        raise DatabaseUnavailable(f"{name} cannot be negative")
+    return value
+
+
+def get_engine(
+    url: str, *, pool_size: int | None = None, max_overflow: int | None = None
+) -> Engine:
     """One pooled engine per URL for the life of the process; raises DatabaseUnavailable with a
     one-line reason when the server cannot be reached."""
     with _engines_lock:
@@ -163,8 +184,13 @@ def get_engine(url: str) -> Engine:
             engine = sa.create_engine(
                 _sqlalchemy_url(url),
                 pool_pre_ping=True,
-                pool_size=5,
-                max_overflow=5,
+                pool_size=pool_size
+                if pool_size is not None
+                else _pool_setting("CTM_DB_POOL_SIZE", POOL_SIZE),
+                max_overflow=max_overflow
+                if max_overflow is not None
+                else _pool_setting("CTM_DB_MAX_OVERFLOW", MAX_OVERFLOW),
+                pool_timeout=POOL_TIMEOUT_SECONDS,
                 connect_args={"connect_timeout": 5, "application_name": "ctm"},
             )
             check_connection(engine, url)

@@ -514,7 +514,11 @@ def history_xlsx(engine: Engine, identity: Identity, filters: HistoryFilter) -> 
     frame = frame.assign(
         batch_id=frame["batch_id"].map(lambda v: str(v) if v else ""),
     )
-    return dataframe_to_xlsx(frame, "History", column_titles=EXPORT_TITLES)
+    from ctm.clock import time_zone_for
+
+    # Times in the stored zone; the header names it ("Changed at (Asia/Hong_Kong)").
+    zone = time_zone_for(engine, identity)
+    return dataframe_to_xlsx(frame, "History", column_titles=EXPORT_TITLES, time_zone=zone)
 
 
 def people_in(conn: Connection) -> list[Person]:

@@ -1,8 +1,8 @@
 -- =====================================================================================
 -- Backfill customer impacts for historical events (psql script for DBAs)
 -- =====================================================================================
--- Creates the missing event_customer_impact rows of every event from the ACTIVE mappings of its
--- circuit, set-based (one statement, not a loop per event), and prints what it did.
+-- Creates the missing event_customer_impact rows of every event from the mappings of its circuit
+-- that applied on the event's date (validity dates, stored time zone), set-based (one statement, not a loop per event), and prints what it did.
 -- Idempotent: a second run creates nothing. Run with:
 --     psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -f scripts/backfill_customer_impacts.sql
 -- For very large tables prefer `ctm backfill --batch-days N` (one transaction per time batch).

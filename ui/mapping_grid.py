@@ -135,31 +135,31 @@ def column_config(circuits: list[str] | None) -> dict:
     config = {
         # Widths in pixels that fit 1400 px with the sidebar open: "large" for the customer
         # squeezed Type and Updated at off the right edge.
-        "customer": st.column_config.TextColumn("Customer", width=240),
-        "customer_type": st.column_config.TextColumn("Type", width=90),
-        "substation_name": st.column_config.TextColumn("Substation", width=120),
-        "circuit_id": st.column_config.TextColumn("Circuit", width=60),
-        "active": st.column_config.CheckboxColumn("Active", width=55),
+        "customer": st.column_config.TextColumn("Customer", width=190),
+        "customer_type": st.column_config.TextColumn("Type", width=85),
+        "substation_name": st.column_config.TextColumn("Substation", width=110),
+        "circuit_id": st.column_config.TextColumn("Circuit", width=55),
+        "active": st.column_config.CheckboxColumn("Active", width=65),
         "connected_since": st.column_config.DateColumn(
             "Connected since",
             format="YYYY-MM-DD",
             help="Empty: as far back as the events go",
-            width=105,
+            width=100,
         ),
         "disconnected_on": st.column_config.DateColumn(
             "Disconnected on",
             format="YYYY-MM-DD",
             help="First day it no longer applies",
-            width=110,
+            width=105,
         ),
-        "updated_by_name": st.column_config.TextColumn("Updated by", width=110),
+        "updated_by_name": st.column_config.TextColumn("Updated by", width=95),
         "updated_at": st.column_config.DatetimeColumn(
-            "Updated at", format="YYYY-MM-DD HH:mm", width=130
+            "Updated at", format="YYYY-MM-DD HH:mm", width=120
         ),
     }
     if circuits is not None:
         config["circuit_id"] = st.column_config.SelectboxColumn(
-            "Circuit", options=circuits, required=True, width=60
+            "Circuit", options=circuits, required=True, width=55
         )
     return config
 

@@ -77,7 +77,16 @@ CASES = [
 
 @pytest.fixture
 def alice(db_url):
-    result = run_ctm("users", "add", "alice", "--role", "admin", url=db_url, input="old password\n")
+    result = run_ctm(
+        "users",
+        "add",
+        "alice",
+        "--role",
+        "admin",
+        "--password-stdin",
+        url=db_url,
+        input="old password\n",
+    )
     assert result.returncode == 0, result.stderr
 
 

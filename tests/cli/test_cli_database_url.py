@@ -66,6 +66,7 @@ def test_url_after_a_subcommand_of_users(db_url):
         "admin",
         "--database-url",
         db_url,
+        "--password-stdin",
         input="a long password\n",
     )
     assert result.returncode == 0, result.stderr

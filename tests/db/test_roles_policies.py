@@ -57,6 +57,30 @@ RULES: dict[str, dict[str, Action | None]] = {
         "UPDATE": Action.EDIT_MAPPINGS,
         "DELETE": Action.DELETE_MAPPINGS,
     },
+    "public.substation_circuits": {  # the circuit registry: substations' own rules
+        "SELECT": Action.READ,
+        "INSERT": Action.EDIT_SUBSTATIONS,
+        "UPDATE": Action.EDIT_SUBSTATIONS,
+        "DELETE": Action.DELETE_SUBSTATIONS,
+    },
+    "public.pq_meters": {
+        "SELECT": Action.READ,
+        "INSERT": Action.EDIT_SUBSTATIONS,
+        "UPDATE": Action.EDIT_SUBSTATIONS,
+        "DELETE": Action.DELETE_SUBSTATIONS,
+    },
+    "public.audit_log": {  # append-only history, written by triggers
+        "SELECT": Action.READ,
+        "INSERT": None,
+        "UPDATE": None,
+        "DELETE": None,
+    },
+    "public.import_runs": {  # one row per import; importing is editing mappings
+        "SELECT": Action.READ,
+        "INSERT": Action.EDIT_MAPPINGS,
+        "UPDATE": None,
+        "DELETE": None,
+    },
     "public.ctm_settings": {
         "SELECT": Action.READ,
         "INSERT": None,  # only the owner (`ctm time-zone`) writes settings

@@ -25,7 +25,7 @@ CLEAR_BUTTON = '[title="Clear value"], [aria-label="Clear value"], [aria-label="
 def log_in_at(browser, url: str, username: str, password: str):
     context = browser.new_context(viewport=VIEWPORT)
     tab = context.new_page()
-    tab.set_default_timeout(30_000)
+    tab.set_default_timeout(180_000)  # a loaded 2-CPU machine
     tab.goto(url)
     settle(tab)
     tab.get_by_role("textbox", name="Username").fill(username)

@@ -242,7 +242,7 @@ def test_bad_filters_are_refused_with_a_message(engine, make_user, grid):
         events.list_events(
             engine, user, EventFilter(date_from=date(2025, 2, 1), date_to=date(2025, 1, 1))
         )
-    with pytest.raises(ValidationError, match="limit"):
+    with pytest.raises(ValidationError, match="Limit 0"):
         events.list_events(engine, user, EventFilter(), limit=0)
 
 
