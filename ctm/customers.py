@@ -176,17 +176,19 @@ def clean_customer(data: CustomerInput) -> dict:
 # Reading -----------------------------------------------------------------------------------------
 
 
-def _where(filters: CustomerFilter) -> tuple[list[str], dict]:
+def _where(filters: CustomerFilter) -> tuple[str, list[str], dict]:
+    """The FROM source, the conditions on c (customers) and their parameters for a filter.
+
+    A text is matched by customer_ids_like() — the trigram indexes, and the same seq scan as the
+    policy would do for a 1–2 character text, but without the policy's per-row cost — and joined:
+    an `IN (SELECT …)` under row-level security was run as a per-row subplan (1.5 s at 100,000)."""
+    source = "public.customers AS c"
     clauses: list[str] = []
     params: dict = {}
     text = (filters.text or "").strip()
     if text:
         params["pattern"] = like_pattern(text)
-        if len(text) >= 3:
-            # Trigram indexes through the definer function (a user's ILIKE would scan under RLS).
-            clauses.append("c.id IN (SELECT id FROM public.customer_ids_like(:pattern))")
-        else:
-            clauses.append("(c.name ILIKE :pattern OR c.account_number ILIKE :pattern)")
+        source = "public.customer_ids_like(:pattern) AS found JOIN public.customers AS c ON c.id = found.id"
     if filters.customer_type:
         if filters.customer_type not in CUSTOMER_TYPES:
             raise ValidationError(
@@ -197,13 +199,13 @@ def _where(filters: CustomerFilter) -> tuple[list[str], dict]:
     if filters.critical is not None:
         clauses.append("c.critical_customer = :critical")
         params["critical"] = bool(filters.critical)
-    return clauses, params
+    return source, clauses, params
 
 
 def customer_list_queries(filters: CustomerFilter) -> tuple[sa.TextClause, sa.TextClause, dict]:
     """The page query (needs :limit, :offset), the count query and their parameters; public so
     the benchmark can EXPLAIN exactly what the page runs."""
-    clauses, params = _where(filters)
+    source, clauses, params = _where(filters)
     where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
     page = sa.text(
         f"""
@@ -213,12 +215,12 @@ def customer_list_queries(filters: CustomerFilter) -> tuple[sa.TextClause, sa.Te
                 WHERE m.customer_id = c.id AND public.mapping_applies_on(m.active,
                       m.connected_since, m.disconnected_on, public.ctm_local_date(now())))
                    AS current_mappings
-        FROM (SELECT c.* FROM public.customers AS c {where}
+        FROM (SELECT c.* FROM {source} {where}
               ORDER BY c.name, c.account_number LIMIT :limit OFFSET :offset) AS c
         ORDER BY c.name, c.account_number
         """
     )
-    count = sa.text(f"SELECT count(*) FROM public.customers AS c {where}")
+    count = sa.text(f"SELECT count(*) FROM {source} {where}")
     return page, count, params
 
 

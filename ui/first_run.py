@@ -54,7 +54,9 @@ def _prepare() -> None:
         elapsed = time.perf_counter() - started
         _terminal(f"{message} ({elapsed:.1f} s)")
         status.update(label=f"Preparing the database: {message}…")
-        status.write(f"{message.capitalize()}…")
+        status.write(
+            f"{message[:1].upper()}{message[1:]}…"
+        )  # capitalize() would lower "PostgreSQL"
 
     step("starting the embedded PostgreSQL (the first start creates its data folder)")
     engine = db.get_engine(db.embedded_server_url())
