@@ -177,3 +177,19 @@ def test_active_false_ends_and_dates_change(engine, make_user, tmp_path):
     # The same file again changes nothing.
     again = preview_import(engine, operator, read(path))
     assert (again.new, again.changed, again.unchanged) == (0, 0, 2)
+
+
+def test_history_carries_source_import_and_the_batch_id(engine, make_user, tmp_path):
+    make_grid(engine)
+    path = write_csv(tmp_path / "a.csv", [HEADER, ["NEW-1", "North", "H1", "New"]])
+    result = apply_import(engine, make_user("operator"), read(path))
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT table_name, source FROM audit_log WHERE batch_id = :b"),
+            {"b": result.batch_id},
+        ).all()
+    assert sorted(r.table_name.split(".")[-1] for r in rows) == [
+        "customer_transformer_matching",
+        "customers",
+    ]
+    assert {r.source for r in rows} == {"import"}
