@@ -13,6 +13,7 @@ from ctm import customers as svc
 from ctm import roles
 from ctm.db import Identity
 from ctm.excel import dataframe_to_xlsx
+from ui import customer_pq_report
 from ui import reference_forms as forms
 from ui.feedback import service_errors
 
@@ -52,11 +53,16 @@ def show(engine: Engine, identity: Identity, customer: svc.Customer) -> None:
     if customer.address:
         st.caption(customer.address)
     _maintenance(engine, identity, customer)
-    mappings_tab, history_tab = st.tabs(["Mappings", "PQ event history"])
+    mappings_tab, history_tab, report_tab = st.tabs(["Mappings", "PQ event history", "PQ report"])
     with mappings_tab:
         _mappings(engine, identity, customer)
     with history_tab:
-        history(engine, identity, customer)
+        period = history(engine, identity, customer)
+    with report_tab:
+        if period is None:
+            st.info("Choose a period in the PQ event history tab.")
+        else:
+            customer_pq_report.show(engine, identity, customer.id, *period)
 
 
 def _maintenance(engine: Engine, identity: Identity, customer: svc.Customer) -> None:
@@ -146,12 +152,12 @@ def history_period(today: date) -> tuple[date, date] | None:
     return period
 
 
-def history(engine: Engine, identity: Identity, customer: svc.Customer) -> None:
+def history(engine: Engine, identity: Identity, customer: svc.Customer) -> tuple[date, date] | None:
     """The events that hit the customer in the chosen period, one page at a time, and the Excel
-    download of the whole period (file name: customer and dates)."""
+    download of the whole period (file name: customer and dates); returns the period."""
     period = history_period(date.today())
     if period is None:
-        return
+        return None
     severities = st.session_state.get("_history_severities", ())
     pager = st.columns([1, 3, 2], vertical_alignment="center")
     requested = pager[0].number_input(
@@ -195,7 +201,7 @@ def history(engine: Engine, identity: Identity, customer: svc.Customer) -> None:
     )
     if page.rows.empty:
         st.info("No PQ event hit this customer in this period.")
-        return
+        return period
     shown = page.rows.drop(columns=["event_id"]).rename(columns=svc.HISTORY_TITLES)
     shown["Time"] = pd.to_datetime(shown["Time"], utc=True)
     st.dataframe(
@@ -208,3 +214,4 @@ def history(engine: Engine, identity: Identity, customer: svc.Customer) -> None:
         },
         key=f"customer_history_{customer.id}_{requested}",
     )
+    return period

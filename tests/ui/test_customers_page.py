@@ -96,11 +96,14 @@ def test_detail_shows_mappings_history_and_refuses_deleting_a_customer_with_hist
     assert not at.exception
     assert "Customer 0002 (ACC0002)" in texts(at)
     assert "events 1–1 of 1" in texts(at), texts(at)
-    history = at.dataframe[-1].value
+    history = next(d.value for d in at.dataframe if "Severity" in d.value.columns)
     assert list(history["Severity"]) == ["critical"]
     assert list(history["Impact level"]) == ["severe"]
     download = at.get("download_button")
     assert download and download[0].proto.label == "Download Excel"
+    # The PQ report tab: the customer's own SARFI and the formatted report for the same period.
+    assert {"SARFI-70", "SARFI-80", "SARFI-90"} <= {m.label for m in at.metric}
+    assert "Download PQ report (Excel)" in [d.proto.label for d in download]
     at.checkbox(key=f"delete_customer_{customer}_sure").check().run()
     at.button(key=f"delete_customer_{customer}_button").click().run()
     assert any("cannot be deleted: 1 PQ event" in e.value for e in at.error)
