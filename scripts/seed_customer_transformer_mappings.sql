@@ -59,7 +59,8 @@ inserted AS (
   SELECT f.id, s.substation_id, s.circuit_id
   FROM slots AS s
   JOIN free_customers AS f ON f.substation_id = s.substation_id AND f.slot = s.slot
-  ON CONFLICT (customer_id, substation_id, circuit_id) WHERE active DO NOTHING
+  ON CONFLICT (customer_id, substation_id, circuit_id) WHERE active AND disconnected_on IS NULL
+    DO NOTHING
   RETURNING substation_id, circuit_id
 )
 SELECT count(*) AS mappings_created,
