@@ -455,6 +455,18 @@ def _substation_name(conn: Connection, substation_id: UUID) -> str:
 def _check_circuit(conn: Connection, substation_id: UUID, substation: str, circuit: str) -> None:
     known = _circuits(conn, substation_id)
     if circuit not in known:
+        retired_on = conn.scalar(
+            sa.text(
+                "SELECT retired_on FROM public.substation_circuits"
+                " WHERE substation_id = :s AND circuit_id = :c AND retired_on IS NOT NULL"
+            ),
+            {"s": substation_id, "c": circuit},
+        )
+        if retired_on is not None:
+            raise ValidationError(
+                f"Circuit {circuit} of substation {substation} was retired on {retired_on:%Y-%m-%d}:"
+                " choose a circuit in service"
+            )
         listed = ", ".join(known) if known else "none yet"
         raise ValidationError(
             f"Circuit {circuit} is not known for substation {substation} (known circuits: {listed})"
