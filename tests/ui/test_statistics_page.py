@@ -100,6 +100,32 @@ def test_kpi_tiles_match_sql_counts(engine, login_user, coverage_data, role):
         "Mapped customers": str(customers),
         "Blind-spot events (90 d)": str(blind),
         "Impacts (90 d)": str(recent_impacts),
+        **_place_issue_tiles(engine),
+    }
+
+
+def _place_issue_tiles(engine) -> dict[str, str]:
+    """The three place-issue tiles, counted independently of the page's service."""
+    retired = scalar(
+        engine,
+        "SELECT count(*) FROM pq_events e JOIN substation_circuits c"
+        " ON c.substation_id = e.substation_id AND c.circuit_id = e.circuit_id"
+        " WHERE c.retired_on IS NOT NULL AND ctm_local_date(e.timestamp) >= c.retired_on",
+    )
+    unknown = scalar(
+        engine,
+        "SELECT count(*) FROM pq_events e WHERE e.meter_id IS NOT NULL"
+        " AND NOT EXISTS (SELECT 1 FROM pq_meters m WHERE m.meter_id = e.meter_id)",
+    )
+    disagree = scalar(
+        engine,
+        "SELECT count(*) FROM pq_events e JOIN pq_meters m ON m.meter_id = e.meter_id"
+        " WHERE (e.substation_id, e.circuit_id) IS DISTINCT FROM (m.substation_id, m.circuit_id)",
+    )
+    return {
+        "Events of an unknown meter": f"{unknown:,}",
+        "Events whose place disagrees with their meter": f"{disagree:,}",
+        "Events on a retired circuit": f"{retired:,}",
     }
 
 
@@ -173,10 +199,11 @@ def test_impacts_chart_legend_matches_its_bars_and_labels_are_level(login_user, 
 
 def test_kpi_tiles_sit_three_to_a_row_and_say_when_counted(login_user, coverage_data):
     at = open_statistics(login_user("viewer"))
-    assert len(at.metric) == 6
-    # Six tiles in two rows of three columns (six in one row cut "2 of 4" to "2 of …").
+    assert len(at.metric) == 9
+    # Tiles in rows of three columns (six in one row cut "2 of 4" to "2 of …"): two rows of
+    # figures, one of events whose place is doubtful.
     tile_columns = [c for c in at.columns if any(ch.type == "metric" for ch in c.children.values())]
-    assert len(tile_columns) == 6
+    assert len(tile_columns) == 9
     assert all(abs(c.weight - 1 / 3) < 1e-6 for c in tile_columns)
     assert "Counted at" in texts(at)
 
