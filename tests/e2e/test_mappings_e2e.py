@@ -215,31 +215,43 @@ def test_excel_export_matches_the_database_row_by_row(page, app_url, demo_db_url
     assert download.value.suggested_filename.startswith("ctm_mappings_")
     assert download.value.suggested_filename.endswith(".xlsx")
     with open(download.value.path(), "rb") as handle:
-        sheet = openpyxl.load_workbook(io.BytesIO(handle.read())).active
+        book = openpyxl.load_workbook(io.BytesIO(handle.read()))
+    # Sheet 1 is an import file of the current mappings; sheet 2 holds the ended periods.
+    assert book.sheetnames == ["Mappings", "Ended periods"]
+    sheet = book["Mappings"]
     header = [c.value for c in sheet[1]]
-    assert header[:6] == [
-        "Customer",
+    assert header[:5] == [
         "Account number",
-        "Customer type",
+        "Customer name",
         "Substation",
         "Circuit",
-        "Active",
+        "Customer type",
     ]
-    exported = [tuple(r[:6]) for r in sheet.iter_rows(min_row=2, values_only=True)]
+    exported = [tuple(r[:5]) for r in sheet.iter_rows(min_row=2, values_only=True)]
+    current = (
+        "mapping_applies_on(m.active, m.connected_since, m.disconnected_on, ctm_local_date(now()))"
+    )
     expected = owner_rows(
         demo_db_url,
-        "SELECT c.name, c.account_number, c.customer_type, s.name, m.circuit_id, m.active"
+        "SELECT c.account_number, c.name, s.name, m.circuit_id, c.customer_type"
         " FROM customer_transformer_matching m JOIN customers c ON c.id = m.customer_id"
-        " JOIN substations s ON s.id = m.substation_id WHERE s.name = :s",
+        f" JOIN substations s ON s.id = m.substation_id WHERE s.name = :s AND {current}",
         s=SUBSTATION,
     )
     # The page's order: substation, circuit naturally (H2 before H10), customer name, account.
     expected = sorted(
         (tuple(r) for r in expected),
-        key=lambda r: (natural_key(r[3]), natural_key(r[4]), r[0], r[1]),
+        key=lambda r: (natural_key(r[2]), natural_key(r[3]), r[1], r[0]),
     )
     assert len(exported) == len(expected) > 0
     assert exported == expected
+    ended = owner_rows(
+        demo_db_url,
+        "SELECT count(*) FROM customer_transformer_matching m JOIN substations s"
+        f" ON s.id = m.substation_id WHERE s.name = :s AND NOT {current}",
+        s=SUBSTATION,
+    )[0][0]
+    assert book["Ended periods"].max_row - 1 == ended > 0
     assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref.startswith("A1:")
 
 

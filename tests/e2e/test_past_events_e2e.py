@@ -81,5 +81,7 @@ def test_add_mapping_then_apply_the_past_events_preview(page, app_url, demo_db_u
     table = page.locator("[data-testid=stDataFrame]").first
     table.wait_for()
     text = page.inner_text("body")
-    assert "changes 1–2 of 2" in text or "of 2" in text
+    # The mapping's insert and the past impacts applied (plus what else the add recorded).
+    listed = re.search(r"changes 1–\d+ of (\d+)", text)
+    assert listed and int(listed.group(1)) >= 2, text
     shot(page, "past_events_03_history")
