@@ -119,7 +119,7 @@ def test_a_retired_circuit_leaves_the_pickers_and_a_stale_choice_is_refused(engi
     options = svc.circuit_options(engine, world.viewer, world.north)
     assert [o.label for o in options] == ["H1", "H2 (retired)", "H10"]
     # A mapping dialog opened before the retirement (an old browser tab) still offers H2.
-    with pytest.raises(ValidationError, match="Circuit H2 is not known for substation North"):
+    with pytest.raises(ValidationError, match="Circuit H2 of substation North was retired on"):
         mappings.create_mapping(engine, world.operator, world.acme, world.north, "H2")
     assert scalar(engine, "SELECT count(*) FROM customer_transformer_matching") == 1
     svc.reinstate_circuit(engine, world.admin, world.north, "H2")
