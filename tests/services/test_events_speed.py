@@ -10,7 +10,7 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
-from ctm import events
+from ctm import clock, events
 from ctm.db import owner_transaction, user_transaction
 from ctm.events import EventFilter
 
@@ -84,10 +84,10 @@ def test_first_page_and_count_stay_under_budget(engine, many_events):
 
 def test_a_date_range_is_read_through_the_timestamp_index(engine, many_events):
     viewer, substation = many_events
-    page_sql, count_sql, params = events.list_queries(
-        _filters(substation)["last 30 days (page default)"]
-    )
     with user_transaction(engine, viewer) as conn:
+        page_sql, count_sql, params = events.list_queries(
+            _filters(substation)["last 30 days (page default)"], clock.time_zone_name(conn)
+        )
         plans = [
             "\n".join(
                 conn.scalars(
