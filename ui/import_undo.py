@@ -1,0 +1,128 @@
+"""The History page filtered to an import's batch: what the import was (file, who, when, counts),
+whether it was undone, and — for whoever may import that kind — "Undo this import", a dialog that
+previews the rows removed, restored and kept, then applies it and says what happened."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from uuid import UUID
+
+import streamlit as st
+from sqlalchemy.engine import Engine
+
+from ctm.db import Identity
+from ctm.imports.undo import ImportRun, import_run, may_undo, preview_undo, undo_import
+from ui.feedback import service_errors
+
+DIALOG = "ctm_undo_batch"  # the batch whose undo dialog is open
+OUTCOME = "ctm_undo_outcome"  # what the last undo did, shown once after the rerun
+
+
+def _close() -> None:
+    st.session_state.pop(DIALOG, None)
+
+
+def _open(batch_id: UUID) -> None:
+    st.session_state[DIALOG] = batch_id
+
+
+def batch_section(engine: Engine, identity: Identity, batch_id: UUID, batch_key: str) -> None:
+    """Above the History's rows when it is filtered to `batch_id` (`batch_key`: the filter's
+    widget key, so "see the undo" switches the filter)."""
+    outcome = st.session_state.pop(OUTCOME, None)
+    if outcome:
+        st.success(outcome, icon=":material/undo:")
+    with service_errors():
+        run = import_run(engine, identity, batch_id)
+    if run is None:
+        return  # a batch without an import record (e.g. written by SQL): just its rows
+
+    def show(batch: UUID) -> None:
+        st.session_state[batch_key] = str(batch)
+
+    with st.container(border=True, key="import_batch"):
+        bar = st.columns([5, 1.6], vertical_alignment="center")
+        bar[0].markdown(_describe(run))
+        if run.is_undo:
+            bar[1].button(
+                "See the undone import",
+                key="undo_see_original",
+                on_click=show,
+                args=(run.undoes_batch,),
+                icon=":material/history:",
+            )
+        elif run.undone_by_batch is not None:
+            bar[0].caption(
+                f"Undone on {_utc(run.undone_at)} by {run.undone_by}:"
+                " its rows are back as they were before it."
+            )
+            bar[1].button(
+                "See the undo",
+                key="undo_see_undo",
+                on_click=show,
+                args=(run.undone_by_batch,),
+                icon=":material/history:",
+            )
+        elif may_undo(identity.role, run):
+            bar[1].button(
+                "Undo this import",
+                key="undo_import",
+                on_click=_open,
+                args=(batch_id,),
+                icon=":material/undo:",
+                help="Puts every row this import touched back as it was before it",
+            )
+    if st.session_state.get(DIALOG) == batch_id and may_undo(identity.role, run):
+        _undo_dialog(engine, identity, batch_id)
+
+
+def _utc(instant: datetime) -> str:
+    """As the History's table shows times."""
+    return f"{instant.astimezone(UTC):%Y-%m-%d %H:%M} (UTC)"
+
+
+def _describe(run: ImportRun) -> str:
+    when = _utc(run.imported_at)
+    if run.is_undo:
+        return (
+            f"**Undo** of the import of **{run.file_name}**, by {run.imported_by} on {when}: "
+            f"{run.rows_changed:,} rows removed or restored, {run.rows_unchanged:,} kept."
+        )
+    return (
+        f"**Import of {run.kind}** from **{run.file_name}**, by {run.imported_by} on {when}: "
+        f"{run.rows_total:,} rows — {run.rows_new:,} new, {run.rows_changed:,} changed, "
+        f"{run.rows_unchanged:,} unchanged."
+    )
+
+
+@st.dialog("Undo this import", width="medium", on_dismiss=_close)
+def _undo_dialog(engine: Engine, identity: Identity, batch_id: UUID) -> None:
+    with service_errors():
+        plan = preview_undo(engine, identity, batch_id)
+    st.markdown(
+        f"Put every row the import of **{plan.file_name}** touched back as it was before it. "
+        "This is one change of its own in the History; nothing else is touched."
+    )
+    tiles = st.columns(3)
+    tiles[0].metric("Rows removed", f"{plan.total_removed:,}")
+    tiles[1].metric("Rows restored", f"{plan.total_restored:,}")
+    tiles[2].metric("Rows kept", f"{len(plan.kept):,}")
+    st.caption(f"The undo {plan.summary_line()}.")
+    if plan.kept:
+        st.info(
+            "Kept because other rows refer to them now (they stay as the import made them): "
+            + "; ".join(plan.kept)
+        )
+    left, right = st.columns(2)
+    if left.button("Undo import", type="primary", key="undo_confirm", width="stretch"):
+        with service_errors():
+            done = undo_import(engine, identity, batch_id)
+        _close()
+        st.session_state[OUTCOME] = (
+            f"Undid the import of {done.file_name}: {done.summary_line()}"
+            f" (batch {done.undo_batch_id})"
+        )
+        st.rerun()
+    if right.button("Cancel", key="undo_cancel", width="stretch"):
+        _close()
+        st.rerun()
