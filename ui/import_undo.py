@@ -4,6 +4,7 @@ previews the rows removed, restored and kept, then applies it and says what happ
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -26,9 +27,11 @@ def _open(batch_id: UUID) -> None:
     st.session_state[DIALOG] = batch_id
 
 
-def batch_section(engine: Engine, identity: Identity, batch_id: UUID, batch_key: str) -> None:
-    """Above the History's rows when it is filtered to `batch_id` (`batch_key`: the filter's
-    widget key, so "see the undo" switches the filter)."""
+def batch_section(
+    engine: Engine, identity: Identity, batch_id: UUID, show: Callable[[UUID], None]
+) -> None:
+    """Above the History's rows when it is filtered to `batch_id`; `show` switches the page's
+    filter to another batch (the undo of this import, or the import an undo reverted)."""
     outcome = st.session_state.pop(OUTCOME, None)
     if outcome:
         st.success(outcome, icon=":material/undo:")
@@ -37,32 +40,21 @@ def batch_section(engine: Engine, identity: Identity, batch_id: UUID, batch_key:
     if run is None:
         return  # a batch without an import record (e.g. written by SQL): just its rows
 
-    def show(batch: UUID) -> None:
-        st.session_state[batch_key] = str(batch)
-
     with st.container(border=True, key="import_batch"):
         bar = st.columns([5, 1.6], vertical_alignment="center")
         bar[0].markdown(_describe(run))
-        if run.is_undo:
-            bar[1].button(
-                "See the undone import",
-                key="undo_see_original",
-                on_click=show,
-                args=(run.undoes_batch,),
-                icon=":material/history:",
-            )
+        other = None  # the batch of the undone import, or of this import's undo
+        if run.is_undo and run.undoes_batch is not None:
+            other = ("See the undone import", "undo_see_original", run.undoes_batch)
         elif run.undone_by_batch is not None:
             bar[0].caption(
                 f"Undone on {_utc(run.undone_at)} by {run.undone_by}:"
                 " its rows are back as they were before it."
             )
-            bar[1].button(
-                "See the undo",
-                key="undo_see_undo",
-                on_click=show,
-                args=(run.undone_by_batch,),
-                icon=":material/history:",
-            )
+            other = ("See the undo", "undo_see_undo", run.undone_by_batch)
+        if other:
+            label, key, batch = other
+            bar[1].button(label, key=key, on_click=show, args=(batch,), icon=":material/history:")
         elif may_undo(identity.role, run):
             bar[1].button(
                 "Undo this import",

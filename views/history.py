@@ -123,8 +123,14 @@ filters = hist.HistoryFilter(
     row_id=(row or "").strip() or None,
 )
 
+
+def _show_batch(batch_id: UUID) -> None:
+    st.session_state[BATCH] = str(batch_id)
+    _reset_page()
+
+
 if filters.batch_id is not None:
-    import_undo.batch_section(engine, identity, filters.batch_id, BATCH)
+    import_undo.batch_section(engine, identity, filters.batch_id, _show_batch)
 
 requested = st.number_input(
     "Page", min_value=1, step=1, key=PAGE, bind="query-params", label_visibility="collapsed"

@@ -13,8 +13,8 @@ from ctm.imports import kinds
 from ctm.imports.reading import read_import_file
 from ctm.imports.service import apply_import
 from tests.ui.conftest import logged_in, texts
+from tests.ui.test_history_page import open_page
 
-HISTORY = "views/history.py"
 ROWS = [HEADER, ["NEW-1", "North", "H2", "New One"], ["ACC-1", "South", "H1", None]]
 
 
@@ -37,17 +37,6 @@ def imported(engine, identity, tmp_path):
     path = tmp_path / "m.csv"
     path.write_text(csv_text(ROWS), encoding="utf-8")
     return apply_import(engine, identity, read_import_file(path, kinds.MAPPINGS)).batch_id
-
-
-def open_history(identity, **query):
-    at = logged_in(identity)
-    at.run()
-    at.switch_page(HISTORY)
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.run()
-    assert not at.exception, at.exception
-    return at
 
 
 def buttons(at) -> set[str]:
@@ -77,7 +66,7 @@ def test_operator_undoes_an_import_from_the_history(engine, login_user, tmp_path
     batch = imported(engine, operator, tmp_path)
     assert new_accounts(engine) != before
 
-    at = open_history(operator, batch=str(batch))
+    at = open_page(operator, batch=str(batch))
     assert "Import of mappings** from **m.csv**" in texts(at)
     assert len(at.dataframe[0].value) == 3  # the customer and two mappings
     at.button(key="undo_import").click().run()
@@ -101,7 +90,7 @@ def test_operator_undoes_an_import_from_the_history(engine, login_user, tmp_path
 def test_viewer_sees_the_import_but_no_undo(engine, login_user, tmp_path):
     make_grid(engine)
     batch = imported(engine, login_user("operator"), tmp_path)
-    at = open_history(login_user("viewer"), batch=str(batch))
+    at = open_page(login_user("viewer"), batch=str(batch))
     assert "Import of mappings** from **m.csv**" in texts(at)
     assert "undo_import" not in buttons(at)
 
@@ -116,7 +105,7 @@ def test_a_row_changed_since_the_import_is_named_and_nothing_is_undone(
         conn.execute(
             sa.text("UPDATE customers SET name = 'Renamed' WHERE account_number = 'NEW-1'")
         )
-    at = open_history(login_user("admin"), batch=str(batch))
+    at = open_page(login_user("admin"), batch=str(batch))
     at.button(key="undo_import").click().run()
     assert not at.exception, at.exception
     assert "cannot be undone: 1 of its rows changed after it" in texts(at)
