@@ -227,6 +227,7 @@ def _touched(conn: Connection, batch_id: UUID, run: ImportRun) -> dict[tuple[str
     """(table, first action) → rows, from the batch's history; the rows go into ctm_undo_rows."""
     conn.execute(sa.text("DROP TABLE IF EXISTS ctm_undo_rows"))
     conn.execute(sa.text(_ROWS), {"batch": batch_id})
+    conn.execute(sa.text("ANALYZE ctm_undo_rows"))  # without statistics the joins nest-loop
     counts = {
         (t, a): int(n)
         for t, a, n in conn.execute(
