@@ -17,10 +17,12 @@ from ui.feedback import service_errors
 
 DIALOG = "ctm_undo_batch"  # the batch whose undo dialog is open
 OUTCOME = "ctm_undo_outcome"  # what the last undo did, shown once after the rerun
+PLAN = "ctm_undo_plan"  # the dialog's preview, kept while it is open (the undo checks again)
 
 
 def _close() -> None:
     st.session_state.pop(DIALOG, None)
+    st.session_state.pop(PLAN, None)
 
 
 def _open(batch_id: UUID) -> None:
@@ -89,8 +91,11 @@ def _describe(run: ImportRun) -> str:
 
 @st.dialog("Undo this import", width="medium", on_dismiss=_close)
 def _undo_dialog(engine: Engine, identity: Identity, batch_id: UUID) -> None:
-    with service_errors():
-        plan = preview_undo(engine, identity, batch_id)
+    plan = st.session_state.get(PLAN)
+    if plan is None or plan.batch_id != batch_id:
+        with service_errors():
+            plan = preview_undo(engine, identity, batch_id)
+        st.session_state[PLAN] = plan
     st.markdown(
         f"Put every row the import of **{plan.file_name}** touched back as it was before it. "
         "This is one change of its own in the History; nothing else is touched."

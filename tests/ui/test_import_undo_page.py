@@ -70,6 +70,11 @@ def test_operator_undoes_an_import_from_the_history(engine, login_user, tmp_path
     assert "Import of mappings** from **m.csv**" in texts(at)
     assert len(at.dataframe[0].value) == 3  # the customer and two mappings
     at.button(key="undo_import").click().run()
+    at.button(key="undo_cancel").click().run()  # changed one's mind: nothing happens
+    assert not at.exception, at.exception
+    assert "Rows removed" not in {m.label for m in at.metric}
+    assert new_accounts(engine) != before
+    at.button(key="undo_import").click().run()
     assert not at.exception, at.exception
     shown = {m.label: m.value for m in at.metric}
     assert (shown["Rows removed"], shown["Rows restored"], shown["Rows kept"]) == ("3", "0", "0")
