@@ -29,6 +29,7 @@ from ctm.errors import (
     ServiceError,
     StaleEdit,
     ValidationError,
+    constraint_name,
     sqlstate,
 )
 from ctm.history import name_rows_in
@@ -353,6 +354,43 @@ def _restore(conn: Connection, counts: dict[tuple[str, str], int]) -> dict[str, 
     return restored
 
 
+_OVERLAPS = """
+SELECT r.row_id, r.old_values, to_jsonb(o) AS other
+FROM ctm_undo_rows AS r
+JOIN public.customer_transformer_matching AS o
+  ON o.customer_id = CAST(r.old_values ->> 'customer_id' AS uuid)
+ AND o.substation_id = CAST(r.old_values ->> 'substation_id' AS uuid)
+ AND o.circuit_id = r.old_values ->> 'circuit_id'
+ AND o.id <> CAST(r.row_id AS uuid)
+WHERE r.table_name = 'customer_transformer_matching' AND r.action = 'UPDATE'
+  AND (CAST(r.old_values ->> 'active' AS boolean) OR r.old_values ->> 'disconnected_on' IS NOT NULL)
+  AND (o.active OR o.disconnected_on IS NOT NULL)
+  AND daterange(CAST(r.old_values ->> 'connected_since' AS date),
+                CAST(r.old_values ->> 'disconnected_on' AS date), '[)')
+      && daterange(o.connected_since, o.disconnected_on, '[)')
+ORDER BY r.row_id
+"""
+
+
+def _refuse_overlaps(conn: Connection, run: ImportRun) -> None:
+    """A mapping the import ended cannot be current again when the same customer got another
+    period on that circuit since: name both (the caller re-raises anything else)."""
+    found = conn.execute(sa.text(_OVERLAPS)).all()
+    if not found:
+        return
+    table = "customer_transformer_matching"
+    names = name_rows_in(conn, [(table, r.row_id, None, r.old_values) for r in found])
+    periods = [
+        f"{name} (a period from {r.other['connected_since'] or 'the start'} was added since)"
+        for name, r in zip(names, found, strict=True)
+    ]
+    raise StaleEdit(
+        f"The import of {run.file_name} cannot be undone: mappings it ended or changed cannot get"
+        f" their old period back because the same customer has another period on that circuit"
+        f" now — {listed(periods)}. End or remove those first; nothing was changed."
+    )
+
+
 def _record(conn: Connection, run: ImportRun, undo_batch_id: UUID, outcome: UndoOutcome) -> None:
     """The undo in import_runs: the undone import's file, rows changed = removed + restored, rows
     unchanged = kept (the unique index refuses a second undo of the same batch)."""
@@ -383,7 +421,12 @@ def undo_import_in(
     _lock_updated(conn, counts)
     _refuse_changed_since(conn, batch_id, run)
     removed, kept = _remove(conn, batch_id)
-    restored = _restore(conn, counts)
+    try:
+        with conn.begin_nested():
+            restored = _restore(conn, counts)
+    except sa.exc.IntegrityError:
+        _refuse_overlaps(conn, run)
+        raise
     outcome = UndoOutcome(batch_id, run.file_name, removed, restored, kept)
     if undo_batch_id is not None:
         _record(conn, run, undo_batch_id, outcome)
@@ -403,7 +446,7 @@ def _failure(exc: sa.exc.DBAPIError) -> ServiceError:
         return PermissionDenied(
             f"Your role does not allow this undo ({reason}); nothing was changed"
         )
-    if code == "23505":
+    if code == "23505" and constraint_name(exc) == "import_runs_undone_once":
         return ValidationError("This import was undone already (just now); nothing was changed")
     if code == "55000":
         return StaleEdit(f"Rows of the import changed meanwhile ({reason}); nothing was changed")

@@ -224,3 +224,23 @@ def test_admin_kinds_undo_only_for_admins(engine, make_user, tmp_path):
     done = undo_import(engine, admin, result.batch_id)
     assert (done.removed, done.restored) == ({"substations": 1}, {"substations": 1})
     assert state(engine) == before
+
+
+def test_a_period_added_since_on_a_mapping_the_import_ended_refuses_clearly(engine, imported):
+    operator, batch, _before = imported
+    # The import ended ACC-2's North / H2; someone maps ACC-2 there again (a new row, a new period).
+    as_user(
+        engine,
+        operator,
+        "INSERT INTO customer_transformer_matching (customer_id, substation_id, circuit_id)"
+        " SELECT c.id, s.id, 'H2' FROM customers c, substations s"
+        " WHERE c.account_number = 'ACC-2' AND s.name = 'North'",
+    )
+    now = state(engine)
+    with pytest.raises(StaleEdit) as refused:
+        undo_import(engine, operator, batch)
+    message = str(refused.value)
+    assert "cannot get their old period back" in message
+    assert "Mapping Bolt Foods (ACC-2) · North / H2 (a period from" in message
+    assert "nothing was changed" in message
+    assert state(engine) == now
