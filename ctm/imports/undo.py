@@ -16,6 +16,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NoReturn
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -172,7 +173,9 @@ def may_undo(role: str | None, run: ImportRun) -> bool:
 
 
 def _when(conn: Connection, instant: datetime) -> str:
-    return f"{instant.astimezone(time_zone(conn)):%Y-%m-%d %H:%M}"
+    """A time in the stored time zone, which it names: '2026-12-05 19:40 Asia/Hong_Kong'."""
+    zone = time_zone(conn)
+    return f"{instant.astimezone(zone):%Y-%m-%d %H:%M} {zone.key}"
 
 
 def _check(conn: Connection, batch_id: UUID, role: str) -> ImportRun:
@@ -276,19 +279,31 @@ def _refuse_changed_since(conn: Connection, batch_id: UUID, run: ImportRun) -> N
         ),
         {"batch": batch_id},
     ).all()
-    if not changed:
-        return
-    names = name_rows_in(
-        conn, [(r.table_name, r.row_id, r.old_values, r.new_values) for r in changed]
-    )
-    shown = [
-        f"{name} (changed {_when(conn, r.changed_at)})"
-        for name, r in zip(names, changed, strict=True)
-    ]
+    if changed:
+        _refuse(
+            conn,
+            run,
+            f"{len(changed)} of its rows changed after it",
+            [(r.table_name, r.row_id, r.old_values, r.new_values) for r in changed],
+            [f"changed {_when(conn, r.changed_at)}" for r in changed],
+            "Undoing it would overwrite those changes",
+        )
+
+
+def _refuse(
+    conn: Connection,
+    run: ImportRun,
+    reason: str,
+    rows: list[tuple[str, str, dict | None, dict | None]],
+    notes: list[str],
+    advice: str,
+) -> NoReturn:
+    """Refuse the undo, naming the rows in the way (each with its note)."""
+    names = name_rows_in(conn, rows)
+    shown = [f"{name} ({note})" for name, note in zip(names, notes, strict=True)]
     raise StaleEdit(
-        f"The import of {run.file_name} cannot be undone: {len(changed)} of its rows changed"
-        f" after it — {listed(shown)}. Undoing it would overwrite those changes; nothing was"
-        " changed."
+        f"The import of {run.file_name} cannot be undone: {reason} — {listed(shown)}. {advice};"
+        " nothing was changed."
     )
 
 
@@ -376,19 +391,19 @@ def _refuse_overlaps(conn: Connection, run: ImportRun) -> None:
     """A mapping the import ended cannot be current again when the same customer got another
     period on that circuit since: name both (the caller re-raises anything else)."""
     found = conn.execute(sa.text(_OVERLAPS)).all()
-    if not found:
-        return
-    table = "customer_transformer_matching"
-    names = name_rows_in(conn, [(table, r.row_id, None, r.old_values) for r in found])
-    periods = [
-        f"{name} (a period from {r.other['connected_since'] or 'the start'} was added since)"
-        for name, r in zip(names, found, strict=True)
-    ]
-    raise StaleEdit(
-        f"The import of {run.file_name} cannot be undone: mappings it ended or changed cannot get"
-        f" their old period back because the same customer has another period on that circuit"
-        f" now — {listed(periods)}. End or remove those first; nothing was changed."
-    )
+    if found:
+        _refuse(
+            conn,
+            run,
+            "mappings it ended or changed cannot get their old period back because the same"
+            " customer has another period on that circuit now",
+            [("customer_transformer_matching", r.row_id, None, r.old_values) for r in found],
+            [
+                f"a period from {r.other['connected_since'] or 'the start'} was added since"
+                for r in found
+            ],
+            "End or remove those first",
+        )
 
 
 def _record(conn: Connection, run: ImportRun, undo_batch_id: UUID, outcome: UndoOutcome) -> None:
