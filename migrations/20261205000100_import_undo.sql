@@ -65,7 +65,8 @@ BEGIN
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
   IF v_role IS NULL OR NOT (v_role = 'admin' OR (v_role = 'operator' AND v_kind = 'mappings')) THEN
-    RAISE EXCEPTION 'your role (%) may not undo an import of %', coalesce(v_role, 'no profile'), v_kind
+    RAISE EXCEPTION 'your role (%) may not undo an import of %',
+      coalesce(v_role, 'no profile'), v_kind
       USING ERRCODE = 'insufficient_privilege';
   END IF;
   IF EXISTS (SELECT 1 FROM public.import_runs AS u WHERE u.undoes_batch = p_batch) THEN

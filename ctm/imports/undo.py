@@ -223,7 +223,10 @@ def _key_match(table: str, target: str, source: str) -> str:
 def _row_key(table: str) -> str:
     """SQL: ctm_undo_rows.row_id (alias r) as the table's key, for an index lookup."""
     if table == "substation_circuits":
-        return "t.substation_id = CAST(left(r.row_id, 36) AS uuid) AND t.circuit_id = substr(r.row_id, 38)"
+        return (
+            "t.substation_id = CAST(left(r.row_id, 36) AS uuid)"
+            " AND t.circuit_id = substr(r.row_id, 38)"
+        )
     return "t.id = CAST(r.row_id AS uuid)"
 
 
@@ -360,8 +363,10 @@ def _restore(conn: Connection, counts: dict[tuple[str, str], int]) -> dict[str, 
             sa.text(
                 f"UPDATE public.{table} AS t SET {sets}"
                 " FROM ctm_undo_rows AS r"
-                f" CROSS JOIN LATERAL jsonb_populate_record(NULL::public.{table}, r.old_values) AS o"
-                f" WHERE r.table_name = :table AND r.action = 'UPDATE' AND {_key_match(table, 't', 'o')}"
+                " CROSS JOIN LATERAL"
+                f" jsonb_populate_record(NULL::public.{table}, r.old_values) AS o"
+                " WHERE r.table_name = :table AND r.action = 'UPDATE'"
+                f" AND {_key_match(table, 't', 'o')}"
             ),
             {"table": table},
         )

@@ -22,8 +22,8 @@ STATE = {
     "customers": "SELECT account_number, name, customer_type, critical_customer, address"
     " FROM customers ORDER BY 1",
     "mappings": "SELECT c.account_number, s.name, m.circuit_id, m.active, m.connected_since,"
-    " m.disconnected_on FROM customer_transformer_matching m JOIN customers c ON c.id = m.customer_id"
-    " JOIN substations s ON s.id = m.substation_id ORDER BY 1, 2, 3, 5 NULLS FIRST",
+    " m.disconnected_on FROM customer_transformer_matching m"
+    " JOIN customers c ON c.id = m.customer_id JOIN substations s ON s.id = m.substation_id ORDER BY 1, 2, 3, 5 NULLS FIRST",
     "circuits": "SELECT s.name, r.circuit_id, r.customers_served, r.description"
     " FROM substation_circuits r JOIN substations s ON s.id = r.substation_id ORDER BY 1, 2",
     "substations": "SELECT name, code, voltage_level, region, status FROM substations ORDER BY 1",
