@@ -1,6 +1,7 @@
 """Bulk import speed: a 50,000-row .xlsx of mappings (new customers, new mappings for known
 customers, ended mappings, unchanged rows) previewed and applied as an operator under RLS on the
-embedded server, against the grid's per-row services for the same kind of rows.
+embedded server, against the grid's per-row services for the same kind of rows; then the applied
+import is undone from its batch (preview, then the undo itself).
 
 The per-row baseline (one transaction per row: insert the customer when new, then
 mappings.create_mapping / mappings.deactivate_mapping, as the grid's dialogs do) runs on a sample
@@ -28,6 +29,7 @@ from ctm.excel import frames_to_xlsx
 from ctm.imports import kinds
 from ctm.imports.reading import read_import_file
 from ctm.imports.service import apply_import, preview_import
+from ctm.imports.undo import preview_undo, undo_import
 
 SUBSTATIONS, CIRCUITS = 200, 20
 
@@ -199,6 +201,10 @@ def main() -> None:
         t1 = time.perf_counter()
         applied = apply_import(apply_engine, operator, table)
         t2 = time.perf_counter()
+        undo_plan = preview_undo(apply_engine, operator, applied.batch_id)
+        t3 = time.perf_counter()
+        undone = undo_import(apply_engine, operator, applied.batch_id)
+        t4 = time.perf_counter()
         best = min(results, key=lambda r: r[3])
         sample = frame if args.per_row_sample <= 0 else frame.head(args.per_row_sample)
         row_seconds = per_row(db.get_engine(row_url), operator, sample)
@@ -219,6 +225,7 @@ def main() -> None:
         " customers with one current mapping each"
     )
     print(f"outcome: {p.summary_line()}; applied: {applied.summary_line()}")
+    print(f"undo: {undone.summary_line()} (preview: {undo_plan.summary_line()})")
     print(
         common.table(
             ["step", "read", "match / write", "total", "goal"],
@@ -231,6 +238,8 @@ def main() -> None:
                     "< 5 s",
                 ],
                 ["apply", f"{t1 - t0:.2f} s", f"{t2 - t1:.2f} s", f"{t2 - t0:.2f} s", "< 10 s"],
+                ["undo preview", "", f"{t3 - t2:.2f} s", f"{t3 - t2:.2f} s", ""],
+                ["undo", "", f"{t4 - t3:.2f} s", f"{t4 - t3:.2f} s", ""],
                 [
                     f"per-row services ({len(sample):,} rows{' → extrapolated' if len(sample) < len(frame) else ''})",
                     "",

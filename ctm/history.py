@@ -420,6 +420,29 @@ def _subject(table: str, row_id: str, old: dict | None, new: dict | None, names:
     return row_id
 
 
+@dataclass(frozen=True)
+class _Entry:
+    table_name: str
+    row_id: str
+    old_values: dict | None
+    new_values: dict | None
+    changed_by: UUID | None = None
+
+
+def name_rows_in(
+    conn: Connection, entries: list[tuple[str, str, dict | None, dict | None]]
+) -> list[str]:
+    """The rows of (table, row id, old values, new values) named as the History page names them:
+    'Acme Steel (ACC-1) · North / H1' for a mapping, 'North / H1' for a circuit."""
+    rows = [_Entry(t.split(".")[-1], r, o, n) for t, r, o, n in entries]
+    names = _names(conn, rows)  # type: ignore[arg-type]
+    return [
+        f"{TABLE_LABELS.get(e.table_name, e.table_name)} "
+        f"{_subject(e.table_name, e.row_id, e.old_values, e.new_values, names)}"
+        for e in rows
+    ]
+
+
 def _frame(conn: Connection, rows: list[sa.Row]) -> pd.DataFrame:
     names = _names(conn, rows)
     records = []

@@ -23,6 +23,7 @@ OPEN = "ctm_import_open"
 PREVIEW = "ctm_import_preview"
 GENERATION = "ctm_import_generation"
 RESULT = "ctm_import_result"
+HISTORY_PAGE = "views/history.py"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 AUTOMATIC = "automatic"
 ENCODINGS = {
@@ -56,7 +57,15 @@ def show(engine: Engine, identity: Identity) -> None:
     """The import panel, when open."""
     result = st.session_state.pop(RESULT, None)
     if result:
-        st.success(result, icon=":material/task_alt:")
+        message, batch_id = result
+        st.success(message, icon=":material/task_alt:")
+        # The History filtered to this import's batch: every row it changed, and its Undo.
+        st.page_link(
+            HISTORY_PAGE,
+            label="See this import in the History",
+            icon=":material/history:",
+            query_params={"batch": str(batch_id)},
+        )
     if not st.session_state.get(OPEN):
         return
     with st.container(border=True, key="import_panel"):
@@ -200,7 +209,8 @@ def _show_preview(engine: Engine, identity: Identity, preview: ImportPreview, sy
             st.error(str(exc), icon=":material/block:")
             return
         st.session_state[RESULT] = (
-            f"Imported {file.file_name}: {done.summary_line()} (batch {done.batch_id})"
+            f"Imported {file.file_name}: {done.summary_line()} (batch {done.batch_id})",
+            done.batch_id,
         )
         st.session_state[OPEN] = False
         _forget_file()

@@ -1,6 +1,7 @@
 """Data Maintenance → History: who changed what and when — mappings, customers, substations,
-circuits and meters — filtered in the sidebar (bound to the URL, so "History" from a mapping or a
-customer is a link), paged, exported to Excel; admins and operators restore a mapping's state."""
+circuits and meters — filtered in the sidebar (bound to the URL, so "History" from a mapping, a
+customer or an import is a link), paged, exported to Excel; admins and operators restore a
+mapping's state and, filtered to an import's batch, undo that import."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import streamlit as st
 from ctm import history as hist
 from ctm import roles
 from ctm.reference import list_substations
-from ui import history_restore
+from ui import history_restore, import_undo
 from ui.feedback import service_errors
 from ui.place_filters import substation_labels
 from ui.session import require_user
@@ -121,6 +122,15 @@ filters = hist.HistoryFilter(
     batch_id=_uuid(batch, "Import batch"),
     row_id=(row or "").strip() or None,
 )
+
+
+def _show_batch(batch_id: UUID) -> None:
+    st.session_state[BATCH] = str(batch_id)
+    _reset_page()
+
+
+if filters.batch_id is not None:
+    import_undo.batch_section(engine, identity, filters.batch_id, _show_batch)
 
 requested = st.number_input(
     "Page", min_value=1, step=1, key=PAGE, bind="query-params", label_visibility="collapsed"

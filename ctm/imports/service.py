@@ -245,6 +245,11 @@ def _lower_choice(choices: tuple[str, ...]) -> Callable[[Any], str | None]:
     return parse
 
 
+def import_action(kind: str) -> roles.Action:
+    """What a role needs to import `kind` — and to undo such an import."""
+    return roles.Action.EDIT_MAPPINGS if kind == "mappings" else roles.Action.EDIT_SUBSTATIONS
+
+
 # The unit of work --------------------------------------------------------------------------------
 
 
@@ -273,10 +278,8 @@ def import_in(
     applying (the caller's transaction must then roll back)."""
     if kind not in SPECS:
         raise ValidationError(f"unknown kind {kind!r}: choose one of {', '.join(SPECS)}")
-    needed = roles.Action.EDIT_MAPPINGS if kind == "mappings" else roles.Action.EDIT_SUBSTATIONS
-    if not roles.can(role, needed):
-        what = "mappings" if kind == "mappings" else kind
-        raise PermissionDenied(f"Your role ({role}) does not allow importing {what}")
+    if not roles.can(role, import_action(kind)):
+        raise PermissionDenied(f"Your role ({role}) does not allow importing {kind}")
     if sync and kind != "mappings":
         raise ValidationError("--sync applies to mappings only")
     if sync and not roles.can(role, roles.Action.SYNC_IMPORT):
@@ -393,6 +396,7 @@ __all__ = [
     "ImportRefused",
     "RowError",
     "apply_import",
+    "import_action",
     "import_in",
     "preview_import",
     "today_in",

@@ -1,6 +1,7 @@
 """A real Chromium against `streamlit run app.py` on demo data: an operator downloads the import
 template, fills it with openpyxl, uploads it, sees the preview with an error, fixes the file,
-uploads it again, applies, and the rows are in the database (with the import's record)."""
+uploads it again, applies, and the rows are in the database (with the import's record); then
+follows the result's link to the History filtered to the import, undoes it, and the rows are gone."""
 
 from __future__ import annotations
 
@@ -93,3 +94,27 @@ def test_template_fill_upload_preview_fix_apply(page, app_url, demo_db_url, tmp_
     assert all(r[4] for r in rows)  # written as the operator, not as the owner
     record = owner_rows(demo_db_url, "SELECT file_name, rows_new FROM import_runs")
     assert [tuple(r) for r in record] == [("fixed.xlsx", 2)]
+
+    # The result links to the History filtered to this import; undo it from there.
+    page.get_by_role("link", name="See this import in the History").click()
+    settle(page)
+    page.get_by_text("Import of mappings from fixed.xlsx").wait_for()
+    batch = owner_rows(demo_db_url, "SELECT batch_id FROM import_runs")[0][0]
+    assert f"batch={batch}" in page.url
+    page.get_by_role("button", name="Undo this import").click()
+    settle(page)
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_text("Rows removed").wait_for()
+    assert metric(dialog, "Rows removed") == "4"  # two mappings, two customers
+    shot(page, "import_undo_dialog")
+    dialog.get_by_role("button", name="Undo import").click()
+    settle(page)
+    page.get_by_text("Undid the import of fixed.xlsx: removed 2 mappings, 2 customers").wait_for()
+    assert (
+        owner_rows(demo_db_url, "SELECT count(*) FROM customers WHERE account_number LIKE 'E2E-%'")[
+            0
+        ][0]
+        == 0
+    )
+    undo = owner_rows(demo_db_url, "SELECT kind, undoes_batch FROM import_runs WHERE kind = 'undo'")
+    assert [tuple(r) for r in undo] == [("undo", batch)]
