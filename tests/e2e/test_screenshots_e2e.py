@@ -73,6 +73,10 @@ def test_event_details_show_every_field_without_a_scroll_box(browser, app_url):
         tab.goto(f"{app_url}/events")
         settle(tab)
         grid = tab.get_by_test_id("stDataFrame").first
+        # Every column of the list, "Customers" last, is on screen at 1400 px: no sideways scroll.
+        scroller = grid.locator(".dvn-scroller").first
+        widths = scroller.evaluate("e => [e.scrollWidth, e.clientWidth]")
+        assert widths[0] <= widths[1] + 1, f"the event list scrolls sideways: {widths}"
         box = grid.bounding_box()
         tab.mouse.click(box["x"] + 15, box["y"] + 35 + 17)  # the first row's marker
         settle(tab)
