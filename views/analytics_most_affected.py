@@ -48,7 +48,10 @@ if customers.empty:
     st.info("No event hit a critical customer in this period and selection.")
 shown = customers.drop(columns=["customer_id"])
 st.dataframe(
-    shown,
+    # Totals run from milliseconds to hours: seconds read at a glance and still sort as numbers.
+    shown.assign(total_duration_s=shown["total_duration_ms"] / 1000).drop(
+        columns=["total_duration_ms"]
+    ),
     hide_index=True,
     width="stretch",
     column_config={
@@ -58,9 +61,21 @@ st.dataframe(
         "events": st.column_config.NumberColumn("Events", format="%d"),
         "severe_events": st.column_config.NumberColumn("Severe events", format="%d"),
         "outside_semi": st.column_config.NumberColumn("Outside SEMI F47", format="%d"),
-        "total_duration_ms": st.column_config.NumberColumn("Total duration (ms)", format="%d"),
+        "total_duration_s": st.column_config.NumberColumn(
+            "Total duration (s)", format="%.1f", help="Sum of the events' durations, in seconds"
+        ),
         "lowest_residual_pct": st.column_config.NumberColumn("Lowest residual %", format="%.1f"),
     },
+    column_order=[
+        "customer",
+        "account_number",
+        "customer_type",
+        "events",
+        "severe_events",
+        "outside_semi",
+        "total_duration_s",
+        "lowest_residual_pct",
+    ],
 )
 st.download_button(
     "Download customers (Excel)",

@@ -160,6 +160,8 @@ def test_most_affected_page_ranks_customers_and_circuits(login_user, pq_data):
     assert set(customers["customer"]) == {"Customer A", "Customer B", "Customer C"}
     # North/H1: the 40 % dip and the dip without residual (the false one is excluded).
     assert customers["events"].tolist() == [2, 2, 1]
+    # Two 100 ms events read as 0.2 s (the column is in seconds, not raw milliseconds).
+    assert customers["total_duration_s"].tolist() == [0.2, 0.2, 0.1]
     circuits = at.dataframe[1].value
     assert circuits.iloc[0]["hits_per_customer"] == 2.0
     assert circuits.iloc[1]["hits_per_customer"] == 1.0
