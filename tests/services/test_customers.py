@@ -49,6 +49,30 @@ def test_list_searches_filters_and_pages_with_the_total(engine, world):
     assert svc.list_customers(engine, world.nobody, CustomerFilter()).total == 0
 
 
+def test_a_long_list_counts_up_to_the_cap_and_still_pages_past_it(engine, world):
+    with db.owner_transaction(engine) as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO customers (account_number, name)"
+                " SELECT 'B-' || g, 'Bulk ' || lpad(g::text, 4, '0')"
+                " FROM generate_series(1, 1200) AS g"
+            )
+        )
+    first = svc.list_customers(engine, world.viewer, CustomerFilter(text="bulk"))
+    assert (first.total, first.total_is_exact) == (svc.COUNT_CAP, False)  # "more than 1,000"
+    assert list(first.rows["name"][:2]) == ["Bulk 0001", "Bulk 0002"]
+    everyone = svc.list_customers(engine, world.viewer, CustomerFilter())
+    assert (everyone.total, everyone.total_is_exact) == (svc.COUNT_CAP, False)
+    # A page past the cap is still served in list order, and its end is known exactly.
+    last = svc.list_customers(engine, world.viewer, CustomerFilter(text="bulk"), offset=1150)
+    assert (last.total, last.total_is_exact) == (1200, True)
+    assert list(last.rows["name"]) == [f"Bulk {n:04d}" for n in range(1151, 1201)]
+    past = svc.list_customers(engine, world.viewer, CustomerFilter(text="bulk"), offset=1200)
+    assert past.rows.empty and (past.total, past.total_is_exact) == (1200, True)
+    narrow = svc.list_customers(engine, world.viewer, CustomerFilter(text="bulk 11"))
+    assert (narrow.total, narrow.total_is_exact) == (100, True)
+
+
 @pytest.mark.parametrize("who", ["admin", "operator"])
 def test_admins_and_operators_add_and_edit_customers(engine, world, who):
     identity = getattr(world, who)
