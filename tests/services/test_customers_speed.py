@@ -19,7 +19,20 @@ CUSTOMERS = 100_000
 # Shared buffers the page statement (search, page, capped count, current mappings) may touch. The
 # old join on customer_ids_like() touched ~50,000 for a common text (each match probed by id).
 BUFFER_BUDGET = 8_000
-WORDS = "Harbour Tower Plaza Works Garden Court Centre Depot Mill Hotel Estate Clinic".split()
+WORDS = [
+    "Harbour",
+    "Tower",
+    "Plaza",
+    "Works",
+    "Garden",
+    "Court",
+    "Centre",
+    "Depot",
+    "Mill",
+    "Hotel",
+    "Estate",
+    "Clinic",
+]
 
 
 @pytest.fixture
