@@ -113,6 +113,8 @@ def test_detail_shows_mappings_history_and_refuses_deleting_a_customer_with_hist
     assert "events 1–1 of 1" in texts(at), texts(at)
     history = next(d.value for d in at.dataframe if "Severity" in d.value.columns)
     assert list(history["Severity"]) == ["critical"]
+    mapped = next(d.value for d in at.dataframe if "Disconnected on" in d.value.columns)
+    assert list(mapped["Disconnected on"]) == [""]  # empty, not "None"
     assert list(history["Impact level"]) == ["severe"]
     download = at.get("download_button")
     assert download and download[0].proto.label == "Download Excel"
