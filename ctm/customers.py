@@ -202,42 +202,44 @@ def _search_params(filters: CustomerFilter) -> dict:
 # that list and its length is the total, so the text is matched once, with the indexes (see the
 # migration 20261205000300), and neither a common text nor an unfiltered list reads every customer.
 # The list is joined to customers as the user, so the read policy still decides what is shown.
-_FOUND = """
-    WITH found AS MATERIALIZED (
-        SELECT f.id, f.position
-        FROM public.customer_search(CAST(:pattern AS text), CAST(:customer_type AS text),
-                                    CAST(:critical AS boolean), CAST(:max_rows AS integer))
-             WITH ORDINALITY AS f(id, position)
-        JOIN public.customers AS seen ON seen.id = f.id
-    )
-"""
 
 
-def customer_list_queries(filters: CustomerFilter) -> tuple[sa.TextClause, sa.TextClause, dict]:
-    """The page query (needs :limit, :offset and :max_rows; each row carries the capped total),
-    the capped count alone (for a page past the end) and their parameters; public so the
-    benchmark can EXPLAIN exactly what the page runs. Current mappings are counted for the
-    page's rows only."""
+def customer_list_queries(filters: CustomerFilter) -> tuple[sa.TextClause, dict]:
+    """The one statement a page runs (needs :limit, :offset and :max_rows) and its parameters;
+    public so the benchmark can EXPLAIN exactly what the page runs. It returns the page's rows,
+    each with the capped total — or, for a page past the end, one row of NULLs with the total.
+    Current mappings are counted for the page's rows only."""
     params = _search_params(filters)
     page = sa.text(
-        _FOUND
-        + """
-        SELECT c.id, c.account_number, c.name, c.customer_type, c.critical_customer,
-               c.contract_demand_kva, c.address, coalesce(now_mapped.n, 0) AS current_mappings,
-               (SELECT count(*) FROM found) AS total
-        FROM (SELECT id, position FROM found WHERE position > :offset
-              ORDER BY position LIMIT :limit) AS p
-        JOIN public.customers AS c ON c.id = p.id
-        LEFT JOIN LATERAL (
-            SELECT count(*) AS n FROM public.customer_transformer_matching AS m
-            WHERE m.customer_id = c.id AND public.mapping_applies_on(m.active,
-                  m.connected_since, m.disconnected_on, public.ctm_local_date(now()))
-        ) AS now_mapped ON true
-        ORDER BY p.position
+        """
+        WITH found AS MATERIALIZED (
+            SELECT f.id, f.position
+            FROM public.customer_search(CAST(:pattern AS text), CAST(:customer_type AS text),
+                                        CAST(:critical AS boolean), CAST(:max_rows AS integer))
+                 WITH ORDINALITY AS f(id, position)
+            JOIN public.customers AS seen ON seen.id = f.id
+        ), page AS (
+            SELECT c.id, c.account_number, c.name, c.customer_type, c.critical_customer,
+                   c.contract_demand_kva, c.address, coalesce(now_mapped.n, 0) AS current_mappings,
+                   p.position
+            FROM (SELECT id, position FROM found WHERE position > :offset
+                  ORDER BY position LIMIT :limit) AS p
+            JOIN public.customers AS c ON c.id = p.id
+            LEFT JOIN LATERAL (
+                SELECT count(*) AS n FROM public.customer_transformer_matching AS m
+                WHERE m.customer_id = c.id AND public.mapping_applies_on(m.active,
+                      m.connected_since, m.disconnected_on, public.ctm_local_date(now()))
+            ) AS now_mapped ON true
+        )
+        SELECT page.id, page.account_number, page.name, page.customer_type,
+               page.critical_customer, page.contract_demand_kva, page.address,
+               page.current_mappings, counted.total
+        FROM (SELECT count(*) AS total FROM found) AS counted
+        LEFT JOIN page ON true
+        ORDER BY page.position
         """
     )
-    count = sa.text(_FOUND + "SELECT count(*) FROM found")
-    return page, count, params
+    return page, params
 
 
 def list_customers_in(
@@ -245,12 +247,13 @@ def list_customers_in(
 ) -> CustomerPage:
     if limit < 1 or offset < 0:
         raise ValidationError(f"Paging needs limit ≥ 1 and offset ≥ 0 (got {limit}, {offset})")
-    page_sql, count_sql, params = customer_list_queries(filters)
+    page_sql, params = customer_list_queries(filters)
     cap = max(COUNT_CAP, offset + limit)
-    params = {**params, "max_rows": cap + 1}
-    rows = conn.execute(page_sql, {**params, "limit": limit, "offset": offset}).fetchall()
-    total = rows[0].total if rows else conn.scalar(count_sql, params)
-    frame = pd.DataFrame([row[:-1] for row in rows], columns=CUSTOMER_COLUMNS)
+    rows = conn.execute(
+        page_sql, {**params, "max_rows": cap + 1, "limit": limit, "offset": offset}
+    ).fetchall()
+    total = rows[0].total
+    frame = pd.DataFrame([row[:-1] for row in rows if row.id is not None], columns=CUSTOMER_COLUMNS)
     frame["contract_demand_kva"] = pd.to_numeric(
         frame["contract_demand_kva"], errors="coerce"
     ).astype("float64")
@@ -267,8 +270,8 @@ def list_customers(
     offset: int = 0,
 ) -> CustomerPage:
     """One page of customers by name (and the number matching), under the user's policies."""
-    snapshot = engine.execution_options(isolation_level="REPEATABLE READ")
-    with user_transaction(snapshot, identity) as conn:
+    # One statement reads the page and its count, so they agree without a snapshot of their own.
+    with user_transaction(engine, identity) as conn:
         return list_customers_in(conn, filters, limit=limit, offset=offset)
 
 

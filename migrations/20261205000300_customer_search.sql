@@ -20,12 +20,17 @@ CREATE FUNCTION public.customer_search(
   ROWS 1000
   AS $$
 DECLARE
+  -- The text between the pattern's wildcards (escapes undone) has a trigram when it is 3+ long.
+  trigrams boolean := coalesce(length(regexp_replace(p_pattern, '\\(.)', '\1', 'g')) - 2 >= 3, false);
   conditions text := 'true';
 BEGIN
   IF (SELECT public.current_user_role()) IS NULL OR coalesce(p_max_rows, 0) < 1 THEN
     RETURN;
   END IF;
   IF p_pattern IS NOT NULL THEN
+    -- ILIKE on the columns themselves: their statistics tell the planner how many rows match
+    -- (an expression such as lower(name) has none, and it would then walk the whole table in
+    -- list order for a text nothing matches).
     conditions := conditions || ' AND (c.name ILIKE $1 OR c.account_number ILIKE $1)';
   END IF;
   IF p_customer_type IS NOT NULL THEN
@@ -35,11 +40,11 @@ BEGIN
     conditions := conditions || ' AND c.critical_customer = $3';
   END IF;
   -- account_number is unique, so (name, account_number) is a total order.
-  IF length(regexp_replace(p_pattern, '\\(.)', '\1', 'g')) - 2 >= 3 THEN
-    -- A text of 3 characters or more has trigrams: find every match through the trigram indexes
-    -- (OFFSET 0 keeps them from being looked for in list order) and sort them. In list order the
-    -- planner assumes matches are spread evenly; when they cluster (a word most names in one part
-    -- of the alphabet share) it reads most of the table row by row before it has a page.
+  IF trigrams THEN
+    -- A text of 3 characters or more: find every match through the trigram indexes (OFFSET 0
+    -- keeps them from being looked for in list order) and sort them. In list order the planner
+    -- assumes matches are spread evenly; when they cluster (a word most names in one part of the
+    -- alphabet share) it would read most of the table row by row before it has a page.
     RETURN QUERY EXECUTE
       'SELECT m.id FROM (SELECT c.id, c.name, c.account_number FROM public.customers AS c WHERE '
       || conditions || ' OFFSET 0) AS m ORDER BY m.name, m.account_number LIMIT $4'

@@ -47,6 +47,13 @@ def test_list_searches_filters_and_pages_with_the_total(engine, world):
     assert list(industrial.rows["account_number"]) == ["ACC-1001", "ACC-2001"]
     assert list(industrial.rows["current_mappings"]) == [0, 1]
     assert svc.list_customers(engine, world.nobody, CustomerFilter()).total == 0
+    # Texts too short for a trigram match the same way: any part, any case, wildcards literal.
+    short = {
+        text: list(svc.list_customers(engine, world.viewer, CustomerFilter(text)).rows["name"])
+        for text in ("cM", "c-2", "%", "_")
+    }
+    assert short == {"cM": ["Acme Steel"], "c-2": ["Crane Works"], "%": [], "_": []}
+    assert svc.list_customers(engine, world.viewer, CustomerFilter("K")).total == 121
 
 
 def test_a_long_list_counts_up_to_the_cap_and_still_pages_past_it(engine, world):

@@ -60,13 +60,14 @@ FILTERS = {
     "common word, industrial, critical": CustomerFilter("harbour", "industrial", True),
     "one account": CustomerFilter(text="AC004242"),
     "two characters (no trigram)": CustomerFilter(text="to"),
+    "two characters nothing matches": CustomerFilter(text="zq"),
     "type and flag": CustomerFilter(None, "commercial", False),
 }
 
 
 def _buffers(engine, viewer, filters: CustomerFilter) -> int:
     """Shared buffers the page statement touches as the viewer (function internals included)."""
-    page_sql, _, params = svc.customer_list_queries(filters)
+    page_sql, params = svc.customer_list_queries(filters)
     params = {**params, "max_rows": svc.COUNT_CAP + 1, "limit": 50, "offset": 0}
     with user_transaction(engine, viewer) as conn:
         plan = conn.execute(
