@@ -1,9 +1,10 @@
 """Customer page speed: ctm.customers.list_customers (search + first page of 50 + exact count, as a
 viewer under row-level security) over 100,000 customers, and ctm.customers.customer_events (a
 customer's PQ history, first page of 50 + count over 12 months) with 2,000,000 impacts in the
-database. Goals (issue 8): list < 100 ms, history < 200 ms.
+database. Goals (issue 8): list < 100 ms, history < 200 ms. The list's count stops at
+ctm.customers.COUNT_CAP ("more than 1,000").
 
-    python benchmarks/bench_customers.py [--server-url URL] [--runs 20] [--output PATH]
+    python benchmarks/bench_customers.py [--server-url URL] [--runs 20] [--impacts N] [--output PATH]
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ WORDS = [
 ]
 
 
-def build(url: str, seed: int) -> dict:
+def build(url: str, seed: int, impacts: int = IMPACTS) -> dict:
     """100,000 customers each mapped to one of 300 circuits, then one statement of events (the
     trigger makes the impacts) sized so the database holds 2,000,000 impacts."""
     rng = random.Random(seed)
@@ -79,7 +80,7 @@ def build(url: str, seed: int) -> dict:
                 mappings,
             )
             per_event = CUSTOMERS // (SUBSTATIONS * CIRCUITS_PER_SUBSTATION)
-            events = IMPACTS // per_event
+            events = impacts // per_event
             # One INSERT ... SELECT: the statement-level trigger makes every impact set-based.
             cur.execute(
                 f"""
@@ -118,6 +119,7 @@ def main() -> None:
         __doc__.splitlines()[0],
         lambda p: (
             p.add_argument("--runs", type=int, default=20),
+            p.add_argument("--impacts", type=int, default=IMPACTS),
             p.add_argument("--output", default=str(HERE / "RESULTS_customers.md")),
         ),
     )
@@ -127,7 +129,7 @@ def main() -> None:
     ):
         common.apply_ours(url)
         t0 = time.perf_counter()
-        ids = build(url, args.seed)
+        ids = build(url, args.seed, args.impacts)
         load_s = time.perf_counter() - t0
         engine = db.get_engine(url)
         who = db.Identity(user_id=ids["viewer"], username="viewer", role="viewer")
@@ -150,6 +152,14 @@ def main() -> None:
             (
                 "list: short text 'to' (no trigram)",
                 lambda: list_customers(engine, who, CustomerFilter("to")),
+            ),
+            (
+                "list: short text 'zq' that nothing matches (reads every customer)",
+                lambda: list_customers(engine, who, CustomerFilter("zq")),
+            ),
+            (
+                "list: page 10 of text 'harbour'",
+                lambda: list_customers(engine, who, CustomerFilter("harbour"), offset=450),
             ),
             (
                 "list: type + critical",
@@ -177,10 +187,11 @@ def main() -> None:
         for label, fn in cases:
             fn()  # warm the plan cache and the pages
             times, result = timed(fn, args.runs)
+            exact = getattr(result, "total_is_exact", True)
             rows.append(
                 [
                     label,
-                    f"{result.total:,}",
+                    f"{result.total:,}" if exact else f"> {result.total:,}",
                     f"{common.median(times):.1f}",
                     f"{common.percentile(times, 95):.1f}",
                 ]
@@ -192,7 +203,7 @@ def main() -> None:
             f"{common.server_version(url)}; {CUSTOMERS:,} customers, {ids['impacts']:,} impacts "
             f"(built in {load_s:.0f} s); machine load {load_before:.1f} → {load_after:.1f}.\n"
             "Each figure is one call of the service as a viewer (RLS on): the page of 50 rows and "
-            "the exact count, in milliseconds. Goals: list < 100 ms, history < 200 ms.\n\n"
+            'its count (the list\'s stops at 1,000: "> 1,000"), in milliseconds. Goals: list < 100 ms, history < 200 ms.\n\n'
             + common.table(["Case", "Matching", "Median ms", "p95 ms"], rows)
         )
         Path(args.output).write_text(report, encoding="utf-8")

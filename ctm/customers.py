@@ -25,6 +25,9 @@ SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low")
 MAX_TEXT = 200
 MAX_KVA = Decimal("9999999999.99")  # numeric(12, 2)
 EDITORS_ONLY = "Only admins and operators can add or change customers"
+# The list counts its matches up to here ("more than 1,000"): counting every match of a common
+# text, or every customer, would read the whole table on each page view.
+COUNT_CAP = 1_000
 
 CUSTOMER_COLUMNS: list[str] = [
     "id",
@@ -90,8 +93,12 @@ class CustomerFilter:
 
 @dataclass(frozen=True)
 class CustomerPage:
+    """One page of customers. `total` is exact while `total_is_exact`; otherwise more than `total`
+    customers match (the count stops at COUNT_CAP, or at the end of the page asked for)."""
+
     rows: pd.DataFrame  # CUSTOMER_COLUMNS
     total: int
+    total_is_exact: bool = True
 
 
 @dataclass(frozen=True)
@@ -176,52 +183,63 @@ def clean_customer(data: CustomerInput) -> dict:
 # Reading -----------------------------------------------------------------------------------------
 
 
-def _where(filters: CustomerFilter) -> tuple[str, list[str], dict]:
-    """The FROM source, the conditions on c (customers) and their parameters for a filter.
-
-    A text is matched by customer_ids_like() — the trigram indexes, and the same seq scan as the
-    policy would do for a 1–2 character text, but without the policy's per-row cost — and joined:
-    an `IN (SELECT …)` under row-level security was run as a per-row subplan (1.5 s at 100,000)."""
-    source = "public.customers AS c"
-    clauses: list[str] = []
-    params: dict = {}
+def _search_params(filters: CustomerFilter) -> dict:
+    """customer_search()'s arguments for a filter (NULL = any); ValidationError for a bad type."""
     text = (filters.text or "").strip()
-    if text:
-        params["pattern"] = like_pattern(text)
-        source = "public.customer_ids_like(:pattern) AS found JOIN public.customers AS c ON c.id = found.id"
-    if filters.customer_type:
-        if filters.customer_type not in CUSTOMER_TYPES:
-            raise ValidationError(
-                f"Customer type {filters.customer_type!r} is not one of {', '.join(CUSTOMER_TYPES)}"
-            )
-        clauses.append("c.customer_type = :customer_type")
-        params["customer_type"] = filters.customer_type
-    if filters.critical is not None:
-        clauses.append("c.critical_customer = :critical")
-        params["critical"] = bool(filters.critical)
-    return source, clauses, params
+    if filters.customer_type and filters.customer_type not in CUSTOMER_TYPES:
+        raise ValidationError(
+            f"Customer type {filters.customer_type!r} is not one of {', '.join(CUSTOMER_TYPES)}"
+        )
+    return {
+        "pattern": like_pattern(text) if text else None,
+        "customer_type": filters.customer_type or None,
+        "critical": None if filters.critical is None else bool(filters.critical),
+    }
 
 
-def customer_list_queries(filters: CustomerFilter) -> tuple[sa.TextClause, sa.TextClause, dict]:
-    """The page query (needs :limit, :offset), the count query and their parameters; public so
-    the benchmark can EXPLAIN exactly what the page runs."""
-    source, clauses, params = _where(filters)
-    where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+# customer_search() lists the matching customers in page order and stops after :max_rows of them
+# (COUNT_CAP, or the end of the requested page when it lies further): the page's rows come from
+# that list and its length is the total, so the text is matched once, with the indexes (see the
+# migration 20261205000300), and neither a common text nor an unfiltered list reads every customer.
+# The list is joined to customers as the user, so the read policy still decides what is shown.
+
+
+def customer_list_queries(filters: CustomerFilter) -> tuple[sa.TextClause, dict]:
+    """The one statement a page runs (needs :limit, :offset and :max_rows) and its parameters;
+    public so the benchmark can EXPLAIN exactly what the page runs. It returns the page's rows,
+    each with the capped total — or, for a page past the end, one row of NULLs with the total.
+    Current mappings are counted for the page's rows only."""
+    params = _search_params(filters)
     page = sa.text(
-        f"""
-        SELECT c.id, c.account_number, c.name, c.customer_type, c.critical_customer,
-               c.contract_demand_kva, c.address,
-               (SELECT count(*) FROM public.customer_transformer_matching AS m
+        """
+        WITH found AS MATERIALIZED (
+            SELECT f.id, f.position
+            FROM public.customer_search(CAST(:pattern AS text), CAST(:customer_type AS text),
+                                        CAST(:critical AS boolean), CAST(:max_rows AS integer))
+                 WITH ORDINALITY AS f(id, position)
+            JOIN public.customers AS seen ON seen.id = f.id
+        ), page AS (
+            SELECT c.id, c.account_number, c.name, c.customer_type, c.critical_customer,
+                   c.contract_demand_kva, c.address, coalesce(now_mapped.n, 0) AS current_mappings,
+                   p.position
+            FROM (SELECT id, position FROM found WHERE position > :offset
+                  ORDER BY position LIMIT :limit) AS p
+            JOIN public.customers AS c ON c.id = p.id
+            LEFT JOIN LATERAL (
+                SELECT count(*) AS n FROM public.customer_transformer_matching AS m
                 WHERE m.customer_id = c.id AND public.mapping_applies_on(m.active,
-                      m.connected_since, m.disconnected_on, public.ctm_local_date(now())))
-                   AS current_mappings
-        FROM (SELECT c.* FROM {source} {where}
-              ORDER BY c.name, c.account_number LIMIT :limit OFFSET :offset) AS c
-        ORDER BY c.name, c.account_number
+                      m.connected_since, m.disconnected_on, public.ctm_local_date(now()))
+            ) AS now_mapped ON true
+        )
+        SELECT page.id, page.account_number, page.name, page.customer_type,
+               page.critical_customer, page.contract_demand_kva, page.address,
+               page.current_mappings, counted.total
+        FROM (SELECT count(*) AS total FROM found) AS counted
+        LEFT JOIN page ON true
+        ORDER BY page.position
         """
     )
-    count = sa.text(f"SELECT count(*) FROM {source} {where}")
-    return page, count, params
+    return page, params
 
 
 def list_customers_in(
@@ -229,15 +247,18 @@ def list_customers_in(
 ) -> CustomerPage:
     if limit < 1 or offset < 0:
         raise ValidationError(f"Paging needs limit ≥ 1 and offset ≥ 0 (got {limit}, {offset})")
-    page_sql, count_sql, params = customer_list_queries(filters)
-    rows = conn.execute(page_sql, {**params, "limit": limit, "offset": offset}).fetchall()
-    total = conn.scalar(count_sql, params)
-    frame = pd.DataFrame(rows, columns=CUSTOMER_COLUMNS)
+    page_sql, params = customer_list_queries(filters)
+    cap = max(COUNT_CAP, offset + limit)
+    rows = conn.execute(
+        page_sql, {**params, "max_rows": cap + 1, "limit": limit, "offset": offset}
+    ).fetchall()
+    total = rows[0].total
+    frame = pd.DataFrame([row[:-1] for row in rows if row.id is not None], columns=CUSTOMER_COLUMNS)
     frame["contract_demand_kva"] = pd.to_numeric(
         frame["contract_demand_kva"], errors="coerce"
     ).astype("float64")
     frame["current_mappings"] = frame["current_mappings"].astype("int64")
-    return CustomerPage(rows=frame, total=int(total))
+    return CustomerPage(rows=frame, total=int(min(total, cap)), total_is_exact=total <= cap)
 
 
 def list_customers(
@@ -249,8 +270,8 @@ def list_customers(
     offset: int = 0,
 ) -> CustomerPage:
     """One page of customers by name (and the number matching), under the user's policies."""
-    snapshot = engine.execution_options(isolation_level="REPEATABLE READ")
-    with user_transaction(snapshot, identity) as conn:
+    # One statement reads the page and its count, so they agree without a snapshot of their own.
+    with user_transaction(engine, identity) as conn:
         return list_customers_in(conn, filters, limit=limit, offset=offset)
 
 

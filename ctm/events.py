@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from ctm import clock, inputs
 from ctm.db import Identity, user_transaction
-from ctm.errors import NotFound, PermissionDenied
+from ctm.errors import NotFound, PermissionDenied, ValidationError
 from ctm.roles import Action, can
 
 SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low")
@@ -372,6 +372,27 @@ def record_event_in(conn: Connection, event: NewEvent) -> UUID:
     return _record(conn, _validated(event))
 
 
+def _refuse_retired_circuit(conn: Connection, substation: str, params: dict) -> None:
+    """A hand-recorded event on a circuit retired on or before the event's day (stored zone) is
+    refused: the form offers circuits in service. Other systems' inserts are kept and counted on
+    Statistics (DESIGN.md), so this is the form's check, not the database's."""
+    retired = conn.execute(
+        sa.text(
+            "SELECT circuit_id, retired_on, public.ctm_local_date(CAST(:t AS timestamptz)) AS day"
+            " FROM public.substation_circuits"
+            " WHERE substation_id = :s AND circuit_id = public.canonical_circuit_id(:c)"
+            "   AND retired_on <= public.ctm_local_date(CAST(:t AS timestamptz))"
+        ),
+        {"s": params["substation_id"], "c": params["circuit_id"], "t": params["timestamp"]},
+    ).first()
+    if retired is not None:
+        raise ValidationError(
+            f"Circuit {retired.circuit_id} of substation {substation} was retired on"
+            f" {retired.retired_on:%Y-%m-%d}: an event of {retired.day:%Y-%m-%d} cannot be"
+            " recorded on it; choose a circuit in service"
+        )
+
+
 def _record(conn: Connection, params: dict) -> UUID:
     role = _acting_role(conn)
     if not can(role, Action.RECORD_EVENTS):
@@ -390,6 +411,7 @@ def _record(conn: Connection, params: dict) -> UUID:
         when = when.replace(tzinfo=clock.time_zone(conn))
     now = conn.scalar(sa.text("SELECT now()"))
     params = {**params, "timestamp": inputs.event_time("timestamp", when, now)}
+    _refuse_retired_circuit(conn, substation, params)
     try:
         return conn.scalar(
             sa.text(

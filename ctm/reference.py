@@ -12,8 +12,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from ctm import inputs
 from ctm.db import Identity, user_transaction
-from ctm.errors import InUse, NotFound, PermissionDenied, ServiceError, sqlstate
-from ctm.roles import Action, roles_that_can
+from ctm.errors import PermissionDenied
 
 NO_PROFILE = "Your account has no profile in this database, so it can see and change nothing; ask an admin to add one"
 
@@ -113,58 +112,3 @@ def search_customers_in(conn: Connection, text: str, limit: int = 20) -> list[Cu
             },
         )
     return [CustomerChoice(r.id, r.name, r.account_number, r.customer_type) for r in rows]
-
-
-def delete_substation(engine: Engine, identity: Identity, substation_id: UUID) -> None:
-    """delete_substation_in in a transaction of its own, as `identity`."""
-    with user_transaction(engine, identity) as conn:
-        delete_substation_in(conn, substation_id)
-
-
-def delete_substation_in(conn: Connection, substation_id: UUID) -> None:
-    """Delete a substation (admins only). InUse while mappings or events still refer to it."""
-    substation_id = inputs.uuid_value("substation_id", substation_id)
-    require_role(
-        conn, roles_that_can(Action.DELETE_SUBSTATIONS), "Only admins can delete substations"
-    )
-    row = conn.execute(
-        sa.text(
-            """
-            SELECT s.name,
-                   (SELECT count(*) FROM public.customer_transformer_matching AS m
-                    WHERE m.substation_id = s.id) AS mappings,
-                   (SELECT count(*) FROM public.pq_events AS e
-                    WHERE e.substation_id = s.id) AS events
-            FROM public.substations AS s WHERE s.id = :id
-            """
-        ),
-        {"id": substation_id},
-    ).one_or_none()
-    if row is None:
-        raise NotFound("That substation no longer exists; reload the list")
-    if row.mappings:
-        noun = "mapping" if row.mappings == 1 else "mappings"
-        raise InUse(
-            f"Substation {row.name} still has {row.mappings} {noun} (active or inactive);"
-            " delete or move them first"
-        )
-    if row.events:
-        noun = "PQ event" if row.events == 1 else "PQ events"
-        raise InUse(f"Substation {row.name} still has {row.events} {noun}; it cannot be deleted")
-    try:
-        with conn.begin_nested():
-            deleted = conn.execute(
-                sa.text("DELETE FROM public.substations WHERE id = :id"), {"id": substation_id}
-            ).rowcount
-    except sa.exc.DBAPIError as exc:
-        code = sqlstate(exc)
-        # ON DELETE RESTRICT reports 23001 on PostgreSQL 18 and 23503 on 15.
-        if code in ("23503", "23001"):
-            raise InUse(
-                f"Substation {row.name} is still referred to by other records; it cannot be deleted"
-            ) from None
-        if code == "42501":
-            raise PermissionDenied("Only admins can delete substations") from None
-        raise ServiceError(f"Substation {row.name} could not be deleted") from exc
-    if deleted == 0:
-        raise PermissionDenied("Only admins can delete substations")

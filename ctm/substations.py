@@ -11,6 +11,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from ctm import inputs
 from ctm.db import Identity, user_transaction
 from ctm.errors import InUse, NotFound, PermissionDenied, ServiceError, ValidationError, sqlstate
 from ctm.permissions import require_in
@@ -309,6 +310,7 @@ def substation_usage_in(conn: Connection, substation_id: UUID) -> SubstationUsag
 
 def delete_substation_in(conn: Connection, substation_id: UUID) -> None:
     """Delete a substation (admins) that nothing uses; InUse says how many of each still do."""
+    substation_id = inputs.uuid_value("substation_id", substation_id)
     require_in(conn, Action.DELETE_SUBSTATIONS, "Only admins can delete substations")
     name = conn.scalar(
         sa.text("SELECT name FROM public.substations WHERE id = :id FOR UPDATE"),

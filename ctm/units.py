@@ -1,9 +1,10 @@
-"""How values read to a person: a duration in the unit that fits it (120 ms, 1.5 s, 2.3 min, 1.2 h)
-and an event type in words. The database keeps milliseconds and minutes; only the display changes."""
+"""How values read to a person: a duration in the unit that fits it (120 ms, 1.5 s, 2.3 min, 1.2 h),
+an event type in words and a day as YYYY-MM-DD (empty when there is none). The database keeps milliseconds and minutes; only the display changes."""
 
 from __future__ import annotations
 
 import math
+from datetime import date, datetime
 from decimal import Decimal
 
 EVENT_TYPE_WORDS = {
@@ -51,3 +52,11 @@ def event_type_text(code: object) -> str:
     if not isinstance(code, str) or not code:  # None, or NaN from a frame with NULL types
         return ""
     return EVENT_TYPE_WORDS.get(code, code.replace("_", " ").capitalize())
+
+
+def day_text(value: object) -> str:
+    """A day as '2026-10-27'; '' for none (None, NaT, NaN). Tables show a missing date as the
+    text "None" otherwise (Streamlit's grid has no setting for it)."""
+    if not isinstance(value, datetime | date) or str(value) == "NaT":  # NaT is a datetime too
+        return ""
+    return value.strftime("%Y-%m-%d")

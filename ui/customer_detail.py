@@ -13,6 +13,7 @@ from ctm import customers as svc
 from ctm import roles
 from ctm.db import Identity
 from ctm.excel import dataframe_to_xlsx
+from ctm.units import day_text
 from ui import customer_pq_report
 from ui import reference_forms as forms
 from ui.feedback import service_errors
@@ -107,6 +108,8 @@ def _mappings(engine: Engine, identity: Identity, customer: svc.Customer) -> Non
     if frame.empty:
         st.info("This customer is not mapped to any circuit.")
         return
+    for column in ("connected_since", "disconnected_on"):  # empty, not "None"
+        frame[column] = frame[column].map(day_text)
     st.dataframe(
         frame[list(MAPPING_TITLES)].rename(columns=MAPPING_TITLES),
         hide_index=True,

@@ -31,6 +31,7 @@ from ctm.mappings import (
     move_mapping,
     reactivate_mapping,
 )
+from ctm.units import day_text
 from ui import past_events
 from ui.mapping_filters import PAGE_SIZE, filter_token
 
@@ -99,8 +100,9 @@ def to_view(rows: pd.DataFrame, zone: ZoneInfo | None = None) -> pd.DataFrame:
             "substation_name": rows["substation_name"],
             "circuit_id": rows["circuit_id"],
             "active": rows["active"].astype(bool),
-            "connected_since": pd.to_datetime(rows["connected_since"]).dt.date,
-            "disconnected_on": pd.to_datetime(rows["disconnected_on"]).dt.date,
+            # Shown as text: an empty date would read "None" in a date column.
+            "connected_since": rows["connected_since"].map(day_text),
+            "disconnected_on": rows["disconnected_on"].map(day_text),
             "updated_by_name": rows["updated_by_name"].fillna("—"),
             "updated_at": pd.to_datetime(rows["updated_at"], utc=True).dt.tz_convert(
                 zone or ZoneInfo("UTC")
@@ -140,16 +142,12 @@ def column_config(circuits: list[str] | None) -> dict:
         "substation_name": st.column_config.TextColumn("Substation", width=110),
         "circuit_id": st.column_config.TextColumn("Circuit", width=55),
         "active": st.column_config.CheckboxColumn("Active", width=65),
-        "connected_since": st.column_config.DateColumn(
-            "Connected since",
-            format="YYYY-MM-DD",
-            help="Empty: as far back as the events go",
-            width=100,
+        "connected_since": st.column_config.TextColumn(
+            "Connected since", help="Empty: as far back as the events go", width=100
         ),
-        "disconnected_on": st.column_config.DateColumn(
+        "disconnected_on": st.column_config.TextColumn(
             "Disconnected on",
-            format="YYYY-MM-DD",
-            help="First day it no longer applies",
+            help="First day it no longer applies; empty: still applies",
             width=105,
         ),
         "updated_by_name": st.column_config.TextColumn("Updated by", width=95),

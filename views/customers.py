@@ -111,7 +111,9 @@ with service_errors():
 pages = max(1, (page.total - 1) // PAGE_SIZE + 1)
 first = (requested - 1) * PAGE_SIZE + 1 if len(page.rows) else 0
 last = first + len(page.rows) - 1 if len(page.rows) else 0
-pager[1].caption(f"Page {requested} of {pages:,} · customers {first:,}–{last:,} of {page.total:,}")
+total = f"{page.total:,}" if page.total_is_exact else f"more than {page.total:,}"
+pages_text = f"{pages:,}" if page.total_is_exact else f"{pages:,}+"
+pager[1].caption(f"Page {requested} of {pages_text} · customers {first:,}–{last:,} of {total}")
 
 if page.rows.empty:
     st.info("No customer matches these filters." if page.total == 0 else "No customers here.")

@@ -208,10 +208,12 @@ def event_table(filters: EventFilter) -> None:
             st.info(
                 "No events yet. Events arrive from the PQ monitoring system (rows inserted into "
                 "pq_events); operators and administrators can also record one by hand with "
-                "Record event above. Each event is matched to the customers mapped to its "
-                "substation circuit, so map customers first."
+                "Record event above. An event that names only its meter takes its substation and "
+                "circuit from the meter, so register the monitors on the Meters page. Each event "
+                "is matched to the customers mapped to its substation circuit, so map customers "
+                "first."
             )
-            first_steps(identity, ("substations", "import", "mappings"))
+            first_steps(identity, ("substations", "meters", "import", "mappings"))
         return
     table_key = f"events_table|{_token(filters, requested)}|{st.session_state.get(GENERATION, 0)}"
     ids = [str(i) for i in page.rows["id"]]

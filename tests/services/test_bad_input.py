@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from ctm import db, events, mappings, reference, stats
+from ctm import db, events, mappings, reference, stats, substations
 from ctm.errors import ServiceError, ValidationError
 from ctm.events import EventFilter, NewEvent
 from ctm.mappings import MappingFilter
@@ -337,7 +337,7 @@ CASES = [
     ),
     (
         "delete substation not uuid",
-        lambda e, w: reference.delete_substation(e, w.admin, NOT_AN_ID),
+        lambda e, w: substations.delete_substation(e, w.admin, NOT_AN_ID),
         "substation id",
         NOT_AN_ID,
     ),

@@ -47,6 +47,37 @@ def test_list_searches_filters_and_pages_with_the_total(engine, world):
     assert list(industrial.rows["account_number"]) == ["ACC-1001", "ACC-2001"]
     assert list(industrial.rows["current_mappings"]) == [0, 1]
     assert svc.list_customers(engine, world.nobody, CustomerFilter()).total == 0
+    # Texts too short for a trigram match the same way: any part, any case, wildcards literal.
+    short = {
+        text: list(svc.list_customers(engine, world.viewer, CustomerFilter(text)).rows["name"])
+        for text in ("cM", "c-2", "%", "_")
+    }
+    assert short == {"cM": ["Acme Steel"], "c-2": ["Crane Works"], "%": [], "_": []}
+    assert svc.list_customers(engine, world.viewer, CustomerFilter("K")).total == 121
+
+
+def test_a_long_list_counts_up_to_the_cap_and_still_pages_past_it(engine, world):
+    with db.owner_transaction(engine) as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO customers (account_number, name)"
+                " SELECT 'B-' || g, 'Bulk ' || lpad(g::text, 4, '0')"
+                " FROM generate_series(1, 1200) AS g"
+            )
+        )
+    first = svc.list_customers(engine, world.viewer, CustomerFilter(text="bulk"))
+    assert (first.total, first.total_is_exact) == (svc.COUNT_CAP, False)  # "more than 1,000"
+    assert list(first.rows["name"][:2]) == ["Bulk 0001", "Bulk 0002"]
+    everyone = svc.list_customers(engine, world.viewer, CustomerFilter())
+    assert (everyone.total, everyone.total_is_exact) == (svc.COUNT_CAP, False)
+    # A page past the cap is still served in list order, and its end is known exactly.
+    last = svc.list_customers(engine, world.viewer, CustomerFilter(text="bulk"), offset=1150)
+    assert (last.total, last.total_is_exact) == (1200, True)
+    assert list(last.rows["name"]) == [f"Bulk {n:04d}" for n in range(1151, 1201)]
+    past = svc.list_customers(engine, world.viewer, CustomerFilter(text="bulk"), offset=1200)
+    assert past.rows.empty and (past.total, past.total_is_exact) == (1200, True)
+    narrow = svc.list_customers(engine, world.viewer, CustomerFilter(text="bulk 11"))
+    assert (narrow.total, narrow.total_is_exact) == (100, True)
 
 
 @pytest.mark.parametrize("who", ["admin", "operator"])

@@ -4,7 +4,7 @@ list filters and paging, details, impacts (made by the trigger), recording and i
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -16,6 +16,11 @@ from ctm.errors import NotFound, PermissionDenied, ValidationError
 from ctm.events import EventFilter, NewEvent
 
 NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def _count(engine, sql: str) -> int:
+    with owner_transaction(engine) as conn:
+        return conn.scalar(sa.text(sql))
 
 
 def _insert(conn, table: str, **values) -> uuid.UUID:
@@ -348,6 +353,58 @@ def test_recording_on_a_new_circuit_is_allowed_and_hits_nobody(engine, make_user
         ),
     )
     assert events.get_event(engine, operator, new_id).customers_affected == 0
+
+
+def test_recording_on_a_retired_circuit_is_refused_naming_circuit_and_date(engine, make_user, grid):
+    """The form refuses an event on or after its circuit's retirement day; an earlier event (the
+    circuit was still in service) is recorded, and other systems' inserts stay accepted."""
+    operator = make_user("operator")
+    retired_on = (NOW - timedelta(days=10)).date()
+    with owner_transaction(engine) as conn:
+        conn.execute(
+            sa.text(
+                "UPDATE substation_circuits SET retired_on = :d"
+                " WHERE substation_id = :s AND circuit_id = 'H2'"
+            ),
+            {"d": retired_on, "s": grid["north"]},
+        )
+    before = _count(engine, "SELECT count(*) FROM pq_events")
+
+    def record(when: datetime) -> uuid.UUID:
+        return events.record_event(
+            engine,
+            operator,
+            NewEvent(
+                substation_id=grid["north"],
+                circuit_id=" h2 ",
+                timestamp=when,
+                severity="high",
+                duration_ms=100,
+                magnitude=None,
+            ),
+        )
+
+    for when in (NOW - timedelta(days=5), datetime.combine(retired_on, time(0, 30), UTC)):
+        with pytest.raises(ValidationError) as refused:
+            record(when)
+        assert str(refused.value) == (
+            f"Circuit H2 of substation North was retired on {retired_on:%Y-%m-%d}: an event of"
+            f" {when:%Y-%m-%d} cannot be recorded on it; choose a circuit in service"
+        )
+    assert _count(engine, "SELECT count(*) FROM pq_events") == before
+    earlier = record(NOW - timedelta(days=20))
+    assert events.get_event(engine, operator, earlier).circuit_id == "H2"
+    with owner_transaction(engine) as conn:  # another system's insert is stored as it comes
+        _insert(
+            conn,
+            "pq_events",
+            substation_id=grid["north"],
+            circuit_id="H2",
+            timestamp=NOW - timedelta(days=1),
+            severity="low",
+            duration_ms=5,
+        )
+    assert _count(engine, "SELECT count(*) FROM pq_events") == before + 2
 
 
 def test_naive_timestamp_is_read_in_the_stored_time_zone(engine, make_user, grid):

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 import sqlalchemy as sa
 
 from ctm import db, reference
 from ctm import mappings as svc
-from ctm.errors import InUse, NotFound, PermissionDenied, ValidationError
+from ctm.errors import ValidationError
 
 
 def substation_names(engine) -> list[str]:
@@ -66,45 +64,6 @@ def test_customer_search_puts_exact_account_and_name_prefix_first(engine, world)
 def test_customer_search_refuses_a_limit_below_one(engine, world):
     with pytest.raises(ValidationError):
         reference.search_customers(engine, world.admin, "a", limit=0)
-
-
-def test_an_admin_deletes_an_unused_substation(engine, world):
-    reference.delete_substation(engine, world.admin, world.empty)
-    assert substation_names(engine) == ["North", "South"]
-
-
-def test_a_substation_with_mappings_is_in_use_and_says_how_many(engine, world):
-    with db.owner_transaction(engine) as conn:
-        lone = conn.scalar(sa.text("INSERT INTO substations (name) VALUES ('Lone') RETURNING id"))
-        conn.execute(
-            sa.text(
-                "INSERT INTO customer_transformer_matching (customer_id, substation_id,"
-                " circuit_id, active) VALUES (:a, :s, 'H1', true), (:b, :s, 'H1', false)"
-            ),
-            {"a": world.acme, "b": world.bolt, "s": lone},
-        )
-    with pytest.raises(InUse, match="Substation Lone still has 2 mappings"):
-        reference.delete_substation(engine, world.admin, lone)
-    with pytest.raises(InUse, match="Substation South still has 1 mapping "):
-        reference.delete_substation(engine, world.admin, world.south)
-    assert "Lone" in substation_names(engine)
-
-
-def test_a_substation_with_events_is_in_use(engine, world):
-    with pytest.raises(InUse, match="Substation North still has 9 PQ events"):
-        reference.delete_substation(engine, world.admin, world.north)
-
-
-@pytest.mark.parametrize("who", ["operator", "viewer", "nobody"])
-def test_only_admins_delete_substations(engine, world, who):
-    with pytest.raises(PermissionDenied):
-        reference.delete_substation(engine, getattr(world, who), world.empty)
-    assert "Empty" in substation_names(engine)
-
-
-def test_deleting_an_unknown_substation_is_not_found(engine, world):
-    with pytest.raises(NotFound):
-        reference.delete_substation(engine, world.admin, uuid.uuid4())
 
 
 def test_a_mapping_created_after_search_uses_the_chosen_customer(engine, world):

@@ -71,6 +71,21 @@ def test_edit_keeps_its_own_code_and_refuses_another_ones(engine, world):
     assert count(engine, "SELECT code FROM substations WHERE id = :id", id=world.north) == "NTH"
 
 
+def test_delete_counts_inactive_mappings_too(engine, world):
+    with db.owner_transaction(engine) as conn:
+        lone = conn.scalar(sa.text("INSERT INTO substations (name) VALUES ('Lone') RETURNING id"))
+        conn.execute(
+            sa.text(
+                "INSERT INTO customer_transformer_matching (customer_id, substation_id,"
+                " circuit_id, active) VALUES (:a, :s, 'H1', true), (:b, :s, 'H1', false)"
+            ),
+            {"a": world.acme, "b": world.bolt, "s": lone},
+        )
+    with pytest.raises(InUse, match=r"Lone cannot be deleted: .*2 mappings"):
+        svc.delete_substation(engine, world.admin, lone)
+    assert count(engine, "SELECT count(*) FROM substations WHERE name = 'Lone'") == 1
+
+
 @pytest.mark.parametrize("who", ["operator", "viewer", "nobody"])
 def test_only_admins_maintain_substations(engine, world, who):
     identity = getattr(world, who)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from ctm import db, events, mappings, reference, stats
+from ctm import db, events, mappings, reference, stats, substations
 from ctm.errors import DuplicateMapping, InUse, ServiceError, ValidationError
 
 
@@ -44,7 +44,7 @@ def test_writes_of_different_services_fail_together(engine, world):
     )
     with pytest.raises(InUse), db.user_transaction(engine, world.admin) as conn:
         events.record_event_in(conn, new)
-        reference.delete_substation_in(conn, world.north)
+        substations.delete_substation_in(conn, world.north)
     assert count(engine, "SELECT count(*) FROM pq_events") == before
 
 

@@ -57,6 +57,21 @@ def test_filters_and_page_come_from_the_link(login_user, grid_data):
     assert paging(at) == "Page 2 of 2 · customers 51–83 of 83"
 
 
+def test_a_search_matching_more_than_the_cap_says_more_than(login_user, grid_data, engine):
+    with db.owner_transaction(engine) as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO customers (account_number, name)"
+                " SELECT 'B-' || g, 'Bulk ' || lpad(g::text, 4, '0')"
+                " FROM generate_series(1, 1100) AS g"
+            )
+        )
+    at = open_link(login_user("viewer"), customer_search="bulk")
+    assert paging(at) == "Page 1 of 20+ · customers 1–50 of more than 1,000"
+    at = open_link(login_user("viewer"), customer_search="bulk", page="22")
+    assert paging(at) == "Page 22 of 22 · customers 1,051–1,100 of 1,100"
+
+
 @pytest.mark.parametrize("role", ["admin", "operator"])
 def test_admins_and_operators_add_a_customer_and_a_taken_account_is_refused(
     login_user, grid_data, engine, role
@@ -98,6 +113,8 @@ def test_detail_shows_mappings_history_and_refuses_deleting_a_customer_with_hist
     assert "events 1–1 of 1" in texts(at), texts(at)
     history = next(d.value for d in at.dataframe if "Severity" in d.value.columns)
     assert list(history["Severity"]) == ["critical"]
+    mapped = next(d.value for d in at.dataframe if "Disconnected on" in d.value.columns)
+    assert list(mapped["Disconnected on"]) == [""]  # empty, not "None"
     assert list(history["Impact level"]) == ["severe"]
     download = at.get("download_button")
     assert download and download[0].proto.label == "Download Excel"

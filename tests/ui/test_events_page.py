@@ -297,3 +297,6 @@ def test_an_empty_database_says_what_to_do_first(login_user):
     said = texts(at)
     assert "No events match these filters" not in said
     assert "No events yet" in said and "Record event" in said
+    assert "Meters page" in said
+    links = {link.proto.label: link.proto.page for link in at.get("page_link")}
+    assert links.get("Meters") == "meters"  # /meters, where the monitors are registered

@@ -87,6 +87,25 @@ def test_filters_change_the_rows_and_come_from_the_link(login_user, grid_data):
     assert (~view["active"]).sum() == 10
 
 
+@pytest.mark.parametrize("role", ["viewer", "operator"])
+def test_empty_validity_dates_show_empty_not_none(login_user, grid_data, engine, role):
+    """The grid renders a missing date as the text "None": the dates go to it as text, empty
+    when there is none."""
+    with db.owner_transaction(engine) as conn:
+        conn.execute(
+            sa.text(
+                "UPDATE customer_transformer_matching SET connected_since = DATE '2026-01-15'"
+                " WHERE customer_id = (SELECT id FROM customers WHERE account_number = 'ACC0002')"
+            )
+        )
+    at = open_page(login_user(role), customer="ACC000")
+    shown = (at.dataframe[0] if role == "viewer" else at.get("data_editor")[0]).value
+    shown = shown.set_index("account_number")
+    assert shown.loc["ACC0002", "connected_since"] == "2026-01-15"
+    assert shown.loc["ACC0003", "connected_since"] == ""
+    assert set(shown["disconnected_on"]) == {""}
+
+
 def test_paging_shows_other_rows(login_user, grid_data):
     at = open_page(login_user("admin"))
     first = set(grid(at).view["id"])
