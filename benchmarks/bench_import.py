@@ -242,6 +242,7 @@ def main() -> None:
         )
     )
     print(f"ratio: per-row / set-based apply = {per_row_total / (t2 - t0):.0f}x")
+    print(f"load average at end {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
