@@ -215,9 +215,7 @@ def _copy(conn: Connection, table: str, columns: list[str], rows: list[tuple]) -
     column: a plain string is written as it is."""
     if not rows:
         return
-    converted = [
-        [v if type(v) is str else _copy_text(v) for v in column] for column in zip(*rows)
-    ]
+    converted = [[v if type(v) is str else _copy_text(v) for v in column] for column in zip(*rows)]
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(zip(*converted))
     buffer.seek(0)

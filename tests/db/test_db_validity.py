@@ -533,9 +533,7 @@ def test_multi_row_update_onto_a_full_circuit_is_refused_whole(engine, grid):
     """The limit is checked once per statement: two rows moved by one UPDATE onto a circuit with
     one free place are refused together, and nothing moves."""
     set_limit(engine, grid.south, "H1", 2)  # d is current: one place left
-    moving = [
-        add_mapping(engine, customer, grid.south, "H9") for customer in (grid.a, grid.b)
-    ]
+    moving = [add_mapping(engine, customer, grid.south, "H9") for customer in (grid.a, grid.b)]
     with pytest.raises(sa.exc.IntegrityError) as err:
         run(
             engine,
@@ -546,8 +544,11 @@ def test_multi_row_update_onto_a_full_circuit_is_refused_whole(engine, grid):
     assert err.value.orig.diag.constraint_name == "substation_circuits_max_mapped_customers"
     assert "circuit H1 of substation" in str(err.value) and "limit of 2" in str(err.value)
     assert {mapping(engine, i).circuit_id for i in moving} == {"H9"}
-    run(engine, "UPDATE customer_transformer_matching SET circuit_id = 'H1' WHERE id = :i",
-        i=moving[0])
+    run(
+        engine,
+        "UPDATE customer_transformer_matching SET circuit_id = 'H1' WHERE id = :i",
+        i=moving[0],
+    )
     assert mapping(engine, moving[0]).circuit_id == "H1"
 
 
