@@ -3,6 +3,10 @@ customers, ended mappings, unchanged rows) previewed and applied as an operator 
 embedded server, against the grid's per-row services for the same kind of rows; then the applied
 import is undone from its batch (preview, then the undo itself).
 
+Wall-clock times on a shared machine follow its load; the CPU seconds spent by this process and
+by the database server (every process of a server on this machine, exited workers included) are
+printed beside them and compare runs made at different loads.
+
 The per-row baseline (one transaction per row: insert the customer when new, then
 mappings.create_mapping / mappings.deactivate_mapping, as the grid's dialogs do) runs on a sample
 of the rows (--per-row-sample, default 2,000, same mix) and is extrapolated linearly to the file;
@@ -154,6 +158,45 @@ def per_row(engine, operator: db.Identity, frame: pd.DataFrame) -> float:
     return time.perf_counter() - started
 
 
+def server_cpu(engine) -> float | None:
+    """CPU seconds used so far by the server `engine` talks to: the postmaster and its children
+    (live ones and, through the postmaster's cutime, exited ones). None when the server is not a
+    process of this machine."""
+    with engine.connect() as conn:
+        backend = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+    try:
+        postmaster = _stat(backend)[1]
+        total = sum(_stat(postmaster)[2:])
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    fields = _stat(int(entry))
+                except OSError:
+                    continue
+                if fields[1] == postmaster:
+                    total += sum(fields[2:])
+    except OSError:
+        return None
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> tuple[int, ...]:
+    """(pid, ppid, utime, stime, cutime, cstime) of a process from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (pid, int(fields[1]), *(int(v) for v in fields[11:15]))
+
+
+def cpu_now(engine) -> tuple[float, float | None]:
+    return time.process_time(), server_cpu(engine)
+
+
+def cpu_text(before: tuple[float, float | None], after: tuple[float, float | None]) -> str:
+    client = after[0] - before[0]
+    server = "?" if before[1] is None or after[1] is None else f"{after[1] - before[1]:.2f}"
+    return f"{client:.2f} + {server}"
+
+
 def clone(server_url: str, template: str, name: str) -> str:
     admin = sa.create_engine(db._sqlalchemy_url(server_url), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -189,25 +232,32 @@ def main() -> None:
         engine = db.get_engine(url)
         load = os.getloadavg()[0]
         for repeat in range(args.repeat):
+            c0 = cpu_now(engine)
             t0 = time.perf_counter()
             table = read_import_file(path, kinds.MAPPINGS)
             t1 = time.perf_counter()
             preview = preview_import(engine, operator, table)
             t2 = time.perf_counter()
-            results.append(("preview", t1 - t0, t2 - t1, t2 - t0, preview))
+            used = cpu_text(c0, cpu_now(engine))
+            results.append(("preview", t1 - t0, t2 - t1, t2 - t0, preview, used))
         apply_engine = db.get_engine(apply_url)
+        c0 = cpu_now(apply_engine)
         t0 = time.perf_counter()
         table = read_import_file(path, kinds.MAPPINGS)
         t1 = time.perf_counter()
         applied = apply_import(apply_engine, operator, table)
         t2 = time.perf_counter()
+        apply_cpu = cpu_text(c0, cpu_now(apply_engine))
         undo_plan = preview_undo(apply_engine, operator, applied.batch_id)
         t3 = time.perf_counter()
         undone = undo_import(apply_engine, operator, applied.batch_id)
         t4 = time.perf_counter()
         best = min(results, key=lambda r: r[3])
         sample = frame if args.per_row_sample <= 0 else frame.head(args.per_row_sample)
-        row_seconds = per_row(db.get_engine(row_url), operator, sample)
+        row_engine = db.get_engine(row_url)
+        c0 = cpu_now(row_engine)
+        row_seconds = per_row(row_engine, operator, sample)
+        row_cpu = cpu_text(c0, cpu_now(row_engine))
         per_row_total = row_seconds * len(frame) / len(sample)
         db.dispose_engines()
         for name in (template + "_apply", template + "_rows"):
@@ -216,6 +266,7 @@ def main() -> None:
                 conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             admin.dispose()
     p = best[4]
+    extrapolated = " → extrapolated" if len(sample) < len(frame) else ""
     print(
         f"PostgreSQL {common.server_version(url) if args.server_url else 'embedded'};"
         f" load average at start {load:.1f}"
@@ -228,29 +279,39 @@ def main() -> None:
     print(f"undo: {undone.summary_line()} (preview: {undo_plan.summary_line()})")
     print(
         common.table(
-            ["step", "read", "match / write", "total", "goal"],
+            ["step", "read", "match / write", "total", "CPU s (this process + server)", "goal"],
             [
                 [
                     f"preview (best of {args.repeat})",
                     f"{best[1]:.2f} s",
                     f"{best[2]:.2f} s",
                     f"{best[3]:.2f} s",
+                    best[5],
                     "< 5 s",
                 ],
-                ["apply", f"{t1 - t0:.2f} s", f"{t2 - t1:.2f} s", f"{t2 - t0:.2f} s", "< 10 s"],
-                ["undo preview", "", f"{t3 - t2:.2f} s", f"{t3 - t2:.2f} s", ""],
-                ["undo", "", f"{t4 - t3:.2f} s", f"{t4 - t3:.2f} s", ""],
                 [
-                    f"per-row services ({len(sample):,} rows{' → extrapolated' if len(sample) < len(frame) else ''})",
+                    "apply",
+                    f"{t1 - t0:.2f} s",
+                    f"{t2 - t1:.2f} s",
+                    f"{t2 - t0:.2f} s",
+                    apply_cpu,
+                    "< 10 s",
+                ],
+                ["undo preview", "", f"{t3 - t2:.2f} s", f"{t3 - t2:.2f} s", "", ""],
+                ["undo", "", f"{t4 - t3:.2f} s", f"{t4 - t3:.2f} s", "", ""],
+                [
+                    f"per-row services ({len(sample):,} rows{extrapolated})",
                     "",
                     f"{row_seconds:.2f} s",
                     f"{per_row_total:.1f} s",
+                    f"{row_cpu} ({len(sample):,} rows)",
                     "",
                 ],
             ],
         )
     )
     print(f"ratio: per-row / set-based apply = {per_row_total / (t2 - t0):.0f}x")
+    print(f"load average at end {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

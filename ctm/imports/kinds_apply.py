@@ -216,8 +216,9 @@ def import_mappings(conn: Connection, file: ImportFile, ctx: _Context) -> Import
     )
     matched = conn.execute(
         sa.text(
-            "SELECT r.row_no, r.customer_id, c.name, c.customer_type, c.critical_customer,"
-            " c.address, c.contract_demand_kva, r.mapping_id, m.active AS m_active,"
+            "SELECT r.row_no, r.customer_id IS NOT NULL AS known, c.name, c.customer_type,"
+            " c.critical_customer, c.address, c.contract_demand_kva,"
+            " r.mapping_id IS NOT NULL AS mapped, m.active AS m_active,"
             " m.connected_since AS m_since, m.disconnected_on AS m_until"
             " FROM ctm_import_mappings AS r"
             " LEFT JOIN public.customers AS c ON c.id = r.customer_id"
@@ -241,7 +242,7 @@ def import_mappings(conn: Connection, file: ImportFile, ctx: _Context) -> Import
     actions: dict[int, str] = {}
     for m in matched:
         i = index[m.row_no]
-        if m.customer_id is None and m.row_no in padded:
+        if not m.known and m.row_no in padded:
             rows.error(
                 i,
                 "account_number",
@@ -251,7 +252,7 @@ def import_mappings(conn: Connection, file: ImportFile, ctx: _Context) -> Import
             continue
         if rows.failed[i]:
             continue
-        if m.customer_id is None:
+        if not m.known:
             if not active[i]:
                 rows.note(i, "not mapped: nothing to end")
                 continue
@@ -276,7 +277,7 @@ def import_mappings(conn: Connection, file: ImportFile, ctx: _Context) -> Import
             if given is not None and given != stored:
                 header = file.headers.get(column, column)
                 rows.note(i, f"{header} differs from the stored {stored!r} (not changed)")
-        if m.mapping_id is None:
+        if not m.mapped:
             if active[i]:
                 rows.outcome[i] = "new"
                 rows.note(i, "new mapping")
@@ -337,11 +338,16 @@ def _apply_mappings(
     if actions:
         conn.execute(
             sa.text(
+                "CREATE TEMPORARY TABLE ctm_import_actions"
+                " (row_no integer PRIMARY KEY, action text NOT NULL) ON COMMIT DROP"
+            )
+        )
+        _copy(conn, "ctm_import_actions", ["row_no", "action"], list(actions.items()))
+        conn.execute(
+            sa.text(
                 "UPDATE ctm_import_mappings AS r SET action = a.action"
-                " FROM unnest(CAST(:rows AS integer[]), CAST(:actions AS text[]))"
-                "  AS a (row_no, action) WHERE r.row_no = a.row_no"
-            ),
-            {"rows": list(actions), "actions": list(actions.values())},
+                " FROM ctm_import_actions AS a WHERE r.row_no = a.row_no"
+            )
         )
     conn.execute(
         sa.text(

@@ -4,7 +4,6 @@ circuits within a substation, with "did you mean …" suggestions from the close
 from __future__ import annotations
 
 import difflib
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 from uuid import UUID
@@ -13,10 +12,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 
-@lru_cache(maxsize=65536)
 def name_key(text: str) -> str:
-    """What two names must share to be the same: letters and digits, any case, no spaces."""
-    return re.sub(r"\s+", "", text).casefold()
+    """What two names must share to be the same: letters and digits, any case, no spaces
+    (str.split's whitespace is the regular expression \\s: every Unicode space)."""
+    return "".join(text.split()).casefold()
 
 
 @lru_cache(maxsize=65536)

@@ -71,6 +71,9 @@ def clean_text(value: object) -> str | None:
     whole numbers as their digits (100234.0 → "100234"); None when empty."""
     if value is None:
         return None
+    if type(value) is str and value.isascii():
+        # No invisible or non-breaking characters in ASCII; str.split's whitespace is \s.
+        return " ".join(value.split()) or None
     if isinstance(value, float):
         if math.isnan(value):
             return None

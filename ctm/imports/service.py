@@ -132,7 +132,13 @@ class _Rows:
         return [None] * len(self.numbers)
 
     def parsed(self, column: str, parser: Callable[[Any], Any]) -> list[Any]:
-        """Each row's value of `column` through `parser`; a ValueError becomes a row error."""
+        """Each row's value of `column` through `parser`; a ValueError becomes a row error. A
+        column the file lacks is empty in every row: parsed once."""
+        if column not in self.file.rows.columns:
+            try:
+                return [parser(None)] * len(self.numbers)
+            except ValueError:
+                pass  # an empty value is an error: each row says so below
         out: list[Any] = []
         for i, value in enumerate(self.values(column)):
             try:
@@ -193,23 +199,25 @@ class _Rows:
         )
 
 
+def _copy_text(value: Any) -> str:
+    """A value as COPY's CSV reads it: None → empty (NULL), flags t/f, dates ISO."""
+    if value is None:
+        return ""
+    if value is True or value is False:
+        return "t" if value else "f"
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
 def _copy(conn: Connection, table: str, columns: list[str], rows: list[tuple]) -> None:
-    """COPY rows into a temporary table (None → NULL, dates ISO, flags t/f)."""
+    """COPY rows into a temporary table (None → NULL, dates ISO, flags t/f), converted column by
+    column: a plain string is written as it is."""
+    if not rows:
+        return
+    converted = [[v if type(v) is str else _copy_text(v) for v in column] for column in zip(*rows)]
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    for row in rows:
-        writer.writerow(
-            [
-                ""
-                if v is None
-                else ("t" if v else "f")
-                if isinstance(v, bool)
-                else v.isoformat()
-                if isinstance(v, date)
-                else str(v)
-                for v in row
-            ]
-        )
+    csv.writer(buffer, lineterminator="\n").writerows(zip(*converted))
     buffer.seek(0)
     cursor = conn.connection.cursor()
     try:

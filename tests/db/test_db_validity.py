@@ -527,3 +527,65 @@ def test_multi_row_insert_over_the_limit_is_refused_whole(engine, grid):
         )
         == 1
     )
+
+
+def test_multi_row_update_onto_a_full_circuit_is_refused_whole(engine, grid):
+    """The limit is checked once per statement: two rows moved by one UPDATE onto a circuit with
+    one free place are refused together, and nothing moves."""
+    set_limit(engine, grid.south, "H1", 2)  # d is current: one place left
+    moving = [add_mapping(engine, customer, grid.south, "H9") for customer in (grid.a, grid.b)]
+    with pytest.raises(sa.exc.IntegrityError) as err:
+        run(
+            engine,
+            "UPDATE customer_transformer_matching SET circuit_id = 'H1'"
+            " WHERE id = ANY(CAST(:ids AS uuid[]))",
+            ids=[str(i) for i in moving],
+        )
+    assert err.value.orig.diag.constraint_name == "substation_circuits_max_mapped_customers"
+    assert "circuit H1 of substation" in str(err.value) and "limit of 2" in str(err.value)
+    assert {mapping(engine, i).circuit_id for i in moving} == {"H9"}
+    run(
+        engine,
+        "UPDATE customer_transformer_matching SET circuit_id = 'H1' WHERE id = :i",
+        i=moving[0],
+    )
+    assert mapping(engine, moving[0]).circuit_id == "H1"
+
+
+def test_rows_already_current_on_a_full_circuit_can_still_be_edited(engine, grid):
+    """A limit lowered below the current count refuses newcomers, not edits of rows that were
+    current on the circuit already (a bulk touch of every row of the circuit included)."""
+    set_limit(engine, grid.north, "H1", 1)  # a and b are current: over the new limit
+    run(
+        engine,
+        "UPDATE customer_transformer_matching SET connected_since = DATE '2020-01-01'"
+        " WHERE substation_id = :s AND circuit_id = 'H1' AND active",
+        s=grid.north,
+    )
+    with pytest.raises(sa.exc.IntegrityError) as err:
+        add_mapping(engine, grid.c, grid.north, "H1")
+    assert err.value.orig.diag.constraint_name == "substation_circuits_max_mapped_customers"
+
+
+def test_overlap_within_one_multi_row_insert_is_refused_naming_the_other_row(engine, grid):
+    """Periods are checked row by row against the rows before them in the same statement, so a
+    bulk insert with two overlapping periods of one pair gets the named refusal."""
+    with pytest.raises(sa.exc.IntegrityError) as err:
+        run(
+            engine,
+            "INSERT INTO customer_transformer_matching"
+            " (customer_id, substation_id, circuit_id, active, connected_since, disconnected_on)"
+            " VALUES (:c, :s, 'H7', false, '2024-01-01', '2024-06-01'),"
+            " (:c, :s, 'H7', false, '2024-03-01', '2024-09-01')",
+            c=grid.c,
+            s=grid.south,
+        )
+    assert pgcode(err) == "23P01"
+    assert "overlaps mapping" in str(err.value)
+    assert "from 2024-01-01 until 2024-06-01 (exclusive)" in str(err.value)
+    assert not scalar(
+        engine,
+        "SELECT count(*) FROM customer_transformer_matching WHERE customer_id = :c"
+        " AND circuit_id = 'H7'",
+        c=grid.c,
+    )
