@@ -29,28 +29,38 @@ INSERTS = {
         "id = :i",
     ),
     "customers": (
-        "INSERT INTO customers (account_number, name, created_at) VALUES ('X1', 'X', :t)"
-        " RETURNING id",
+        (
+            "INSERT INTO customers (account_number, name, created_at) VALUES ('X1', 'X', :t)"
+            " RETURNING id"
+        ),
         "id = :i",
     ),
     "pq_events": (
-        "INSERT INTO pq_events (substation_id, circuit_id, created_at) VALUES (:s, 'H1', :t)"
-        " RETURNING id",
+        (
+            "INSERT INTO pq_events (substation_id, circuit_id, created_at) VALUES (:s, 'H1', :t)"
+            " RETURNING id"
+        ),
         "id = :i",
     ),
     "customer_transformer_matching": (
-        "INSERT INTO customer_transformer_matching (customer_id, substation_id, circuit_id,"
-        " created_at) VALUES (:c, :s, 'H2', :t) RETURNING id",
+        (
+            "INSERT INTO customer_transformer_matching (customer_id, substation_id, circuit_id,"
+            " created_at) VALUES (:c, :s, 'H2', :t) RETURNING id"
+        ),
         "id = :i",
     ),
     "substation_circuits": (
-        "INSERT INTO substation_circuits (substation_id, circuit_id, created_at)"
-        " VALUES (:s, 'H9', :t) RETURNING circuit_id",
+        (
+            "INSERT INTO substation_circuits (substation_id, circuit_id, created_at)"
+            " VALUES (:s, 'H9', :t) RETURNING circuit_id"
+        ),
         "substation_id = :s AND circuit_id = :i",
     ),
     "pq_meters": (
-        "INSERT INTO pq_meters (meter_id, substation_id, circuit_id, created_at)"
-        " VALUES ('M-X', :s, 'H8', :t) RETURNING id",
+        (
+            "INSERT INTO pq_meters (meter_id, substation_id, circuit_id, created_at)"
+            " VALUES ('M-X', :s, 'H8', :t) RETURNING id"
+        ),
         "id = :i",
     ),
 }
@@ -105,10 +115,10 @@ def test_a_logged_in_writer_cannot_backdate_or_rewrite_created_at(engine, make_u
             args,
         )
         first = conn.scalar(sa.text(f"SELECT created_at FROM {table} WHERE {where}"), args)
-        conn.execute(sa.text(f"UPDATE {table} SET created_at = :t WHERE {where}"), {**args, "t": OLD})
-        assert (
-            conn.scalar(sa.text(f"SELECT created_at FROM {table} WHERE {where}"), args) == first
+        conn.execute(
+            sa.text(f"UPDATE {table} SET created_at = :t WHERE {where}"), {**args, "t": OLD}
         )
+        assert conn.scalar(sa.text(f"SELECT created_at FROM {table} WHERE {where}"), args) == first
 
 
 def test_an_admin_cannot_rewrite_a_profile_created_at(engine, make_user):
