@@ -1171,6 +1171,12 @@ def restore_mapping_in(
     """Bring a mapping back to the state a history row recorded, as a new change. A different
     circuit needs `how`: 'correction' (it was always that circuit: in place) or 'moved' (ends the
     row on `moved_on` and starts a new one); a retired circuit is refused."""
+    history_id = inputs.integer("history_entry", history_id, minimum=1, maximum=2**63 - 1)
+    expected_version = _version(expected_version)
+    how = inputs.text("how", how)
+    if how is not None and how not in ("correction", "moved"):
+        raise inputs.invalid("how", how, "must be 'correction' or 'moved'")
+    moved_on = inputs.day("moved_on", moved_on)
     _require_editor(conn, "Your role does not allow restoring mappings")
     entry = conn.execute(
         sa.text(
