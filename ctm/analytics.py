@@ -17,7 +17,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from ctm import clock, curves
+from ctm import clock, curves, inputs
 from ctm.db import Identity, user_transaction
 from ctm.errors import ValidationError
 
@@ -86,6 +86,21 @@ class Scope:
     frequency_hz: float = curves.DEFAULT_FREQUENCY_HZ
 
     def check(self) -> None:
+        """ValidationError naming the field and value for anything a figure cannot use."""
+        for name in ("date_from", "date_to"):
+            if inputs.day(name, getattr(self, name)) is None:
+                raise inputs.invalid(name, None, "is required")
+        for name, check in (
+            ("substation_ids", inputs.uuid_value),
+            ("regions", inputs.required_text),
+            ("voltage_levels", inputs.required_text),
+        ):
+            values = getattr(self, name)
+            if not isinstance(values, (tuple, list)):
+                raise inputs.invalid(name, values, "must be a list")
+            for value in values:
+                check(name.removesuffix("s"), value)
+        inputs.boolean("dips_only", self.dips_only)
         if self.date_to < self.date_from:
             raise ValidationError(
                 f"Period {self.date_from:%Y-%m-%d} to {self.date_to:%Y-%m-%d}: the end is before"
@@ -729,6 +744,8 @@ def most_affected_in(
     scope.check()
     if rank_by not in RANKINGS:
         raise ValidationError(f"Ranking {rank_by!r}: choose one of {', '.join(RANKINGS)}")
+    if isinstance(top, bool) or not isinstance(top, int):
+        raise inputs.invalid("top", top, "must be a whole number")
     if not 1 <= top <= 1000:
         raise ValidationError(f"Top {top}: choose between 1 and 1000 customers")
     _tuned(conn)
@@ -791,6 +808,8 @@ def fragile_circuits_in(conn: Connection, scope: Scope, *, top: int = 20) -> pd.
     """Circuits ranked by customer hits per mapped customer in the scope (the average number of
     events each of the circuit's critical customers experienced); ties by events."""
     scope.check()
+    if isinstance(top, bool) or not isinstance(top, int):
+        raise inputs.invalid("top", top, "must be a whole number")
     if not 1 <= top <= 1000:
         raise ValidationError(f"Top {top}: choose between 1 and 1000 circuits")
     _tuned(conn)

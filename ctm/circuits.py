@@ -13,6 +13,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from ctm import inputs
 from ctm.db import Identity, user_transaction
 from ctm.errors import (
     CircuitFull,
@@ -74,8 +75,9 @@ def natural_key(text: str) -> tuple:
 
 
 def canonical(name: str | None) -> str:
-    """A circuit name as the database stores it: trimmed and upper-case ("h1 " is H1)."""
-    return (name or "").strip().upper()
+    """A circuit name as the database stores it: trimmed and upper-case ("h1 " is H1). Text that
+    is not text or holds a NUL byte is refused (ValidationError naming it)."""
+    return (inputs.text("circuit_id", name) or "").upper()
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,8 @@ def list_circuits_in(
     conn: Connection, substation_id: UUID, *, include_retired: bool = True
 ) -> list[Circuit]:
     """The substation's registered circuits in natural order, with current mappings and meters."""
+    substation_id = inputs.uuid_value("substation_id", substation_id)
+    include_retired = inputs.boolean("include_retired", include_retired) is not False
     sql = _LIST_SQL + " WHERE c.substation_id = :s"
     if not include_retired:
         sql += " AND c.retired_on IS NULL"
@@ -154,6 +158,7 @@ def list_circuits(
 def circuit_names_in(conn: Connection, substation_id: UUID) -> list[str]:
     """What pickers offer: registered circuits that are neither retired nor scheduled to retire
     (the mapping services refuse both), naturally sorted."""
+    substation_id = inputs.uuid_value("substation_id", substation_id)
     names = conn.scalars(
         sa.text(
             "SELECT circuit_id FROM public.substation_circuits WHERE substation_id = :s"
@@ -166,6 +171,7 @@ def circuit_names_in(conn: Connection, substation_id: UUID) -> list[str]:
 
 def circuit_options_in(conn: Connection, substation_id: UUID) -> list[CircuitOption]:
     """What filters offer: every registered circuit, retired ones marked, naturally sorted."""
+    substation_id = inputs.uuid_value("substation_id", substation_id)
     rows = conn.execute(
         sa.text(
             "SELECT circuit_id, coalesce(retired_on <= "
@@ -186,6 +192,7 @@ def circuit_options(engine: Engine, identity: Identity, substation_id: UUID) -> 
 
 
 def get_circuit_in(conn: Connection, substation_id: UUID, circuit_id: str) -> Circuit:
+    substation_id = inputs.uuid_value("substation_id", substation_id)
     row = conn.execute(
         sa.text(_LIST_SQL + " WHERE c.substation_id = :s AND c.circuit_id = :c"),
         {"s": substation_id, "c": canonical(circuit_id)},
@@ -221,7 +228,7 @@ def _count(value, field: str) -> int | None:
 
 
 def _description(value: str | None) -> str | None:
-    text = (value or "").strip()
+    text = inputs.text("description", value) or ""
     if len(text) > MAX_DESCRIPTION:
         raise ValidationError(f"Description is longer than {MAX_DESCRIPTION} characters")
     return text or None
@@ -289,6 +296,7 @@ def add_circuit_in(
     max_mapped_customers=None,
 ) -> Circuit:
     """Register a circuit on a substation (admins)."""
+    substation_id = inputs.uuid_value("substation_id", substation_id)
     require_in(conn, Action.EDIT_SUBSTATIONS, ADMINS_ONLY)
     _substation_name(conn, substation_id)
     circuit = check_new_name(conn, substation_id, name)
@@ -327,6 +335,7 @@ def update_circuit_in(
 ) -> Circuit:
     """Describe a circuit and set its customers served and optional mapping limit (admins). A
     limit below the current mappings is refused by the database with a sentence naming it."""
+    substation_id = inputs.uuid_value("substation_id", substation_id)
     require_in(conn, Action.EDIT_SUBSTATIONS, ADMINS_ONLY)
     current = get_circuit_in(conn, substation_id, circuit_id)
     limit = _count(max_mapped_customers, "Maximum mapped customers")
@@ -391,6 +400,9 @@ def retire_circuit_in(
     still apply on or after that date, unless `end_mappings`: then they end on that date (a
     mapping that would only start on or after it is removed: it never applied). Returns how
     many mappings were ended."""
+    substation_id = inputs.uuid_value("substation_id", substation_id)
+    on = inputs.day("retired_on", on)
+    end_mappings = bool(inputs.boolean("end_mappings", end_mappings))
     require_in(conn, Action.EDIT_SUBSTATIONS, ADMINS_ONLY)
     circuit = get_circuit_in(conn, substation_id, circuit_id)
     on = on or conn.scalar(sa.text(f"SELECT {_TODAY}"))
@@ -453,6 +465,7 @@ def retire_circuit(
 
 def reinstate_circuit_in(conn: Connection, substation_id: UUID, circuit_id: str) -> None:
     """Undo a retirement (admins): the circuit is offered by the pickers again."""
+    substation_id = inputs.uuid_value("substation_id", substation_id)
     require_in(conn, Action.EDIT_SUBSTATIONS, ADMINS_ONLY)
     circuit = get_circuit_in(conn, substation_id, circuit_id)
     _write(
@@ -473,6 +486,7 @@ def reinstate_circuit(
 def delete_circuit_in(conn: Connection, substation_id: UUID, circuit_id: str) -> None:
     """Delete a circuit registered by mistake (admins); refused while mappings, meters or events
     name it (retire it instead)."""
+    substation_id = inputs.uuid_value("substation_id", substation_id)
     require_in(conn, Action.EDIT_SUBSTATIONS, ADMINS_ONLY)
     circuit = get_circuit_in(conn, substation_id, circuit_id)
     params = {"s": substation_id, "c": circuit.circuit_id}

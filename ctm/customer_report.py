@@ -14,7 +14,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from ctm import analytics, analytics_excel, curves
+from ctm import analytics, analytics_excel, curves, inputs
 from ctm.db import Identity, user_transaction
 from ctm.errors import NotFound, ValidationError
 
@@ -53,6 +53,8 @@ class CustomerReport:
 
 
 def _check_period(date_from: date, date_to: date) -> None:
+    inputs.day("date_from", date_from)
+    inputs.day("date_to", date_to)
     if date_from is None or date_to is None:
         raise ValidationError("Choose both the first and the last day of the period")
     if date_to < date_from:
@@ -70,6 +72,7 @@ def customer_report_in(
     frequency_hz: float = curves.DEFAULT_FREQUENCY_HZ,
 ) -> CustomerReport:
     """The report of one customer over [date_from, date_to] (days in the stored time zone)."""
+    customer_id = inputs.uuid_value("customer_id", customer_id)
     _check_period(date_from, date_to)
     if frequency_hz not in curves.FREQUENCIES_HZ:
         raise ValidationError(f"Nominal frequency {frequency_hz} Hz: use 50 or 60")

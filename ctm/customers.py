@@ -14,6 +14,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from ctm import inputs
 from ctm.db import Identity, user_transaction
 from ctm.errors import InUse, NotFound, PermissionDenied, ServiceError, ValidationError, sqlstate
 from ctm.permissions import require_in
@@ -141,7 +142,7 @@ class HistoryPage:
 
 
 def _text(value: str | None, field: str, *, required: bool = False) -> str | None:
-    text = (value or "").strip()
+    text = inputs.text(field, value) or ""
     if required and not text:
         raise ValidationError(f"{field} is empty: every customer needs one")
     if len(text) > MAX_TEXT:
@@ -154,7 +155,7 @@ def clean_customer(data: CustomerInput) -> dict:
     account = _text(data.account_number, "Account number", required=True)
     if any(ch.isspace() for ch in account):
         raise ValidationError(f"Account number {account!r} contains spaces")
-    kind = (data.customer_type or "residential").strip().lower()
+    kind = (inputs.text("customer_type", data.customer_type) or "residential").lower()
     if kind not in CUSTOMER_TYPES:
         raise ValidationError(
             f"Customer type {data.customer_type!r} is not one of {', '.join(CUSTOMER_TYPES)}"
@@ -176,7 +177,7 @@ def clean_customer(data: CustomerInput) -> dict:
         "customer_type": kind,
         "address": _text(data.address, "Address"),
         "contract_demand_kva": kva,
-        "critical_customer": bool(data.critical_customer),
+        "critical_customer": bool(inputs.boolean("critical_customer", data.critical_customer)),
     }
 
 
@@ -185,15 +186,17 @@ def clean_customer(data: CustomerInput) -> dict:
 
 def _search_params(filters: CustomerFilter) -> dict:
     """customer_search()'s arguments for a filter (NULL = any); ValidationError for a bad type."""
-    text = (filters.text or "").strip()
-    if filters.customer_type and filters.customer_type not in CUSTOMER_TYPES:
+    text = inputs.text("text", filters.text)
+    customer_type = inputs.text("customer_type", filters.customer_type)
+    critical = inputs.boolean("critical", filters.critical)
+    if customer_type and customer_type not in CUSTOMER_TYPES:
         raise ValidationError(
             f"Customer type {filters.customer_type!r} is not one of {', '.join(CUSTOMER_TYPES)}"
         )
     return {
         "pattern": like_pattern(text) if text else None,
-        "customer_type": filters.customer_type or None,
-        "critical": None if filters.critical is None else bool(filters.critical),
+        "customer_type": customer_type or None,
+        "critical": critical,
     }
 
 
@@ -245,8 +248,7 @@ def customer_list_queries(filters: CustomerFilter) -> tuple[sa.TextClause, dict]
 def list_customers_in(
     conn: Connection, filters: CustomerFilter, *, limit: int = 50, offset: int = 0
 ) -> CustomerPage:
-    if limit < 1 or offset < 0:
-        raise ValidationError(f"Paging needs limit ≥ 1 and offset ≥ 0 (got {limit}, {offset})")
+    limit, offset = inputs.page(limit, offset)
     page_sql, params = customer_list_queries(filters)
     cap = max(COUNT_CAP, offset + limit)
     rows = conn.execute(
@@ -276,6 +278,7 @@ def list_customers(
 
 
 def get_customer_in(conn: Connection, customer_id: UUID) -> Customer:
+    customer_id = inputs.uuid_value("customer_id", customer_id)
     row = conn.execute(
         sa.text(
             """
@@ -309,7 +312,7 @@ def find_customer_in(conn: Connection, account_number: str) -> Customer | None:
             "SELECT id FROM public.customers WHERE lower(account_number) = lower(:a)"
             " ORDER BY account_number = :a DESC LIMIT 1"
         ),
-        {"a": (account_number or "").strip()},
+        {"a": inputs.text("account_number", account_number) or ""},
     )
     return None if found is None else get_customer_in(conn, found)
 
@@ -332,6 +335,7 @@ def _has_column(conn: Connection, table: str, column: str) -> bool:
 
 
 def customer_mappings_in(conn: Connection, customer_id: UUID) -> pd.DataFrame:
+    customer_id = inputs.uuid_value("customer_id", customer_id)
     """Every mapping of the customer (current first, then by substation and circuit)."""
     periods = _has_column(conn, "customer_transformer_matching", "connected_since")
     dates = (
@@ -431,13 +435,18 @@ def _history_params(
     date_to: date,
     severities: tuple[str, ...] | list[str] | None,
 ) -> dict:
+    customer_id = inputs.uuid_value("customer_id", customer_id)
+    date_from = inputs.day("date_from", date_from)
+    date_to = inputs.day("date_to", date_to)
     if date_from is None or date_to is None:
         raise ValidationError("Choose both the first and the last day of the period")
     if date_from > date_to:
         raise ValidationError(
             f"The period {date_from.isoformat()} – {date_to.isoformat()} ends before it starts"
         )
-    chosen = [s.strip().lower() for s in (severities or []) if s and s.strip()]
+    if isinstance(severities, str):
+        raise inputs.invalid("severity", severities, "must be a list of severities, not text")
+    chosen = [s.lower() for s in (inputs.text("severity", v) for v in (severities or [])) if s]
     unknown = [s for s in chosen if s not in SEVERITIES]
     if unknown:
         raise ValidationError(f"Severity {unknown[0]!r} is not one of {', '.join(SEVERITIES)}")
@@ -471,8 +480,9 @@ def customer_events_in(
 ) -> HistoryPage:
     """The PQ events that hit the customer between two days (both included, in the stored time
     zone), newest first, optionally only some severities; `limit=None` returns them all."""
-    if (limit is not None and limit < 1) or offset < 0:
-        raise ValidationError(f"Paging needs limit ≥ 1 and offset ≥ 0 (got {limit}, {offset})")
+    if limit is not None:
+        limit = inputs.integer("limit", limit, minimum=1, maximum=inputs.MAX_PAGE_ROWS)
+    offset = inputs.integer("offset", offset, minimum=0, maximum=inputs.MAX_OFFSET)
     params = _history_params(conn, customer_id, date_from, date_to, severities)
     page_sql, count_sql = history_queries()
     rows = conn.execute(
@@ -576,6 +586,7 @@ def add_customer(engine: Engine, identity: Identity, data: CustomerInput) -> Cus
 
 def update_customer_in(conn: Connection, customer_id: UUID, data: CustomerInput) -> Customer:
     """Change every field of a customer (admins and operators)."""
+    customer_id = inputs.uuid_value("customer_id", customer_id)
     require_in(conn, Action.EDIT_CUSTOMERS, EDITORS_ONLY)
     values = clean_customer(data)
     exists = conn.scalar(
@@ -607,6 +618,7 @@ def update_customer(
 def delete_customer_in(conn: Connection, customer_id: UUID) -> None:
     """Delete a customer (admins) that no PQ event ever hit; its mappings go with it. A customer
     with impacts is refused: deleting it would erase its PQ history (close the account instead)."""
+    customer_id = inputs.uuid_value("customer_id", customer_id)
     require_in(conn, Action.DELETE_CUSTOMERS, "Only admins can delete customers")
     customer = get_customer_in(conn, customer_id)
     if customer.impacts:
@@ -637,6 +649,7 @@ def delete_customer(engine: Engine, identity: Identity, customer_id: UUID) -> No
 def close_account_in(conn: Connection, customer_id: UUID) -> int:
     """End every current mapping of the customer today (admins and operators); its history and
     past impacts stay. Returns how many mappings were ended."""
+    customer_id = inputs.uuid_value("customer_id", customer_id)
     require_in(conn, Action.EDIT_MAPPINGS, "Only admins and operators can close accounts")
     get_customer_in(conn, customer_id)
     try:

@@ -4,7 +4,7 @@ export of a filter, and the summary the Statistics page shows (changes of the la
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
@@ -14,6 +14,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from ctm import inputs
 from ctm.db import Identity, user_transaction
 from ctm.errors import ValidationError
 
@@ -177,7 +178,29 @@ def _day_start(day: date, zone: ZoneInfo) -> datetime:
 # Reading ------------------------------------------------------------------------------------------
 
 
+def checked_filter(filters: HistoryFilter) -> HistoryFilter:
+    """The filter with every value checked (ValidationError naming the field and the value): ids
+    that are UUIDs, days within the calendar the app filters on, text without NUL bytes."""
+    who = filters.who
+    if who is not None and who != SYSTEM:
+        who = inputs.uuid_value("who", who)
+    return replace(
+        filters,
+        who=who,
+        date_from=inputs.day("date_from", filters.date_from),
+        date_to=inputs.day("date_to", filters.date_to),
+        table_name=inputs.text("table_name", filters.table_name),
+        action=inputs.text("action", filters.action),
+        substation_id=inputs.optional_uuid("substation_id", filters.substation_id),
+        customer_id=inputs.optional_uuid("customer_id", filters.customer_id),
+        batch_id=inputs.optional_uuid("batch_id", filters.batch_id),
+        row_id=inputs.text("row_id", None if filters.row_id is None else str(filters.row_id)),
+        source=inputs.text("source", filters.source),
+    )
+
+
 def _where(filters: HistoryFilter, zone: ZoneInfo | Connection) -> tuple[list[str], dict]:
+    filters = checked_filter(filters)
     clauses: list[str] = []
     params: dict[str, Any] = {}
     if filters.who == SYSTEM:
@@ -480,8 +503,7 @@ def _frame(conn: Connection, rows: list[sa.Row]) -> pd.DataFrame:
 def list_history_in(
     conn: Connection, filters: HistoryFilter, *, limit: int = 50, offset: int = 0
 ) -> HistoryPage:
-    if limit < 1 or offset < 0:
-        raise ValidationError("A page needs at least one row and an offset of 0 or more")
+    limit, offset = inputs.page(limit, offset)
     rows = _raw_rows(conn, filters, limit, offset)
     total = count_history_in(conn, filters, cap=max(COUNT_CAP, offset + limit))
     exact = total <= max(COUNT_CAP, offset + limit)
@@ -560,8 +582,8 @@ def people(engine: Engine, identity: Identity) -> list[Person]:
 
 
 def change_summary_in(conn: Connection, *, days: int = 30, latest: int = 10) -> ChangeSummary:
-    if days < 1:
-        raise ValidationError(f"Days {days!r}: the window needs at least 1 day")
+    days = inputs.integer("days", days, minimum=1, maximum=36_600)
+    latest = inputs.integer("latest", latest, minimum=1, maximum=inputs.MAX_PAGE_ROWS)
     since = datetime.now(UTC) - timedelta(days=days)
     grouped = conn.execute(
         sa.text(
@@ -602,7 +624,7 @@ def change_summary(
 
 def customer_by_account(engine: Engine, identity: Identity, account_number: str) -> UUID:
     """The id of the customer with this account number (any case), for the customer filter."""
-    account = (account_number or "").strip()
+    account = inputs.text("account_number", account_number) or ""
     with user_transaction(engine, identity) as conn:
         found = conn.scalar(
             sa.text(

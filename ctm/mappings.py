@@ -1163,14 +1163,23 @@ def set_connected_since_in(
 def restore_mapping_in(
     conn: Connection,
     history_id: int,
-    expected_version: int,
+    expected_version: int | None,
     *,
     how: str | None = None,
     moved_on: date | None = None,
 ) -> MappingChange:
     """Bring a mapping back to the state a history row recorded, as a new change. A different
     circuit needs `how`: 'correction' (it was always that circuit: in place) or 'moved' (ends the
-    row on `moved_on` and starts a new one); a retired circuit is refused."""
+    row on `moved_on` and starts a new one); a retired circuit is refused.
+
+    `expected_version` None says the caller saw the mapping deleted: it is added again with its
+    old id and that state (see _restore_deleted)."""
+    history_id = inputs.integer("history_entry", history_id, minimum=1, maximum=2**63 - 1)
+    expected_version = None if expected_version is None else _version(expected_version)
+    how = inputs.text("how", how)
+    if how is not None and how not in ("correction", "moved"):
+        raise inputs.invalid("how", how, "must be 'correction' or 'moved'")
+    moved_on = inputs.day("moved_on", moved_on)
     _require_editor(conn, "Your role does not allow restoring mappings")
     entry = conn.execute(
         sa.text(
@@ -1186,7 +1195,6 @@ def restore_mapping_in(
         mapping_id = UUID(entry.row_id)
     except ValueError:
         raise ValidationError(f"History entry {history_id} names no mapping") from None
-    row = _locked_current(conn, mapping_id, expected_version, WRITERS, EDIT_REFUSAL)
     target_substation = UUID(state["substation_id"])
     target_circuit = state["circuit_id"]
     target_since = (
@@ -1195,6 +1203,18 @@ def restore_mapping_in(
     target_end = (
         date.fromisoformat(state["disconnected_on"]) if state.get("disconnected_on") else None
     )
+    if expected_version is None:
+        return _restore_deleted(
+            conn,
+            mapping_id,
+            UUID(state["customer_id"]),
+            target_substation,
+            target_circuit,
+            active=bool(state.get("active")),
+            since=target_since,
+            until=target_end,
+        )
+    row = _locked_current(conn, mapping_id, expected_version, WRITERS, EDIT_REFUSAL)
     today = local_today_in(conn)
     target_current = bool(state.get("active")) and (target_end is None or target_end > today)
     current_now = bool(row.active) and (row.disconnected_on is None or row.disconnected_on > today)
@@ -1234,11 +1254,74 @@ def restore_mapping_in(
     return MappingChange(changes[-1].mapping, previews)
 
 
+def _restore_deleted(
+    conn: Connection,
+    mapping_id: UUID,
+    customer_id: UUID,
+    substation_id: UUID,
+    circuit: str,
+    *,
+    active: bool,
+    since: date | None,
+    until: date | None,
+) -> MappingChange:
+    """Add a deleted mapping again under its old id (so its history stays one story) with the
+    state recorded, as a new change (an INSERT in the history, by the restoring user). Operators
+    may do this although only admins delete: it is an insert, which their role and the table's
+    policy allow. The place must still exist and be in service; the database's period rules
+    (overlap, one open mapping per circuit, the circuit's limit) refuse as for any new mapping.
+    StaleEdit when the mapping exists again (someone restored it meanwhile)."""
+    stale = StaleEdit(
+        "That mapping exists again (someone restored it after you loaded the page);"
+        " reload and try again"
+    )
+    if conn.scalar(
+        sa.text(
+            "SELECT EXISTS (SELECT 1 FROM public.customer_transformer_matching WHERE id = :id)"
+        ),
+        {"id": mapping_id},
+    ):
+        raise stale
+    customer = conn.execute(
+        sa.text("SELECT name, account_number FROM public.customers WHERE id = :id"),
+        {"id": customer_id},
+    ).one_or_none()
+    if customer is None:
+        raise ValidationError(
+            "The customer of this mapping was deleted too: add the customer again, then map it"
+        )
+    substation = _check_place(conn, substation_id, circuit)
+    what = f"Restoring the mapping of {customer.name} ({customer.account_number}) to {substation} / {circuit}"
+    restored = _period_write(
+        conn,
+        "INSERT INTO public.customer_transformer_matching (id, customer_id, substation_id,"
+        " circuit_id, active, connected_since, disconnected_on)"
+        " VALUES (:id, :customer_id, :substation_id, :circuit_id, :active, :since, :until)"
+        " ON CONFLICT (id) DO NOTHING RETURNING id",
+        {
+            "id": mapping_id,
+            "customer_id": customer_id,
+            "substation_id": substation_id,
+            "circuit_id": circuit,
+            "active": active,
+            "since": since,
+            "until": until,
+        },
+        what,
+        _duplicate(customer.name, customer.account_number, substation, circuit),
+    ).scalar_one_or_none()
+    if restored is None:
+        raise stale
+    return MappingChange(
+        _mapping(_load(conn, mapping_id)), _non_empty(past_events_to_add_in(conn, mapping_id))
+    )
+
+
 def restore_mapping(
     engine: Engine,
     identity: Identity,
     history_id: int,
-    expected_version: int,
+    expected_version: int | None,
     *,
     how: str | None = None,
     moved_on: date | None = None,

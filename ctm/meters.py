@@ -13,6 +13,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from ctm import inputs
 from ctm.circuits import canonical, circuit_names_in
 from ctm.db import Identity, user_transaction
 from ctm.errors import NotFound, PermissionDenied, ServiceError, ValidationError, sqlstate
@@ -70,7 +71,7 @@ _SELECT = """
 
 
 def _text(value: str | None, field: str) -> str | None:
-    text = (value or "").strip()
+    text = inputs.text(field, value) or ""
     if len(text) > MAX_TEXT:
         raise ValidationError(f"{field} is longer than {MAX_TEXT} characters")
     return text or None
@@ -86,14 +87,15 @@ def clean_meter_in(conn: Connection, data: MeterInput) -> dict:
         )
     if data.substation_id is None:
         raise ValidationError(f"Meter {name}: choose its substation")
+    substation_id = inputs.uuid_value("substation_id", data.substation_id)
     substation = conn.scalar(
-        sa.text("SELECT name FROM public.substations WHERE id = :id"), {"id": data.substation_id}
+        sa.text("SELECT name FROM public.substations WHERE id = :id"), {"id": substation_id}
     )
     if substation is None:
         raise ValidationError(f"Meter {name}: that substation no longer exists; reload the page")
     circuit = canonical(data.circuit_id) or None
     if circuit is not None:
-        known = circuit_names_in(conn, data.substation_id)
+        known = circuit_names_in(conn, substation_id)
         if circuit not in known:
             listed = ", ".join(known) if known else "none registered yet"
             raise ValidationError(
@@ -102,12 +104,12 @@ def clean_meter_in(conn: Connection, data: MeterInput) -> dict:
             )
     return {
         "meter_id": name,
-        "substation_id": data.substation_id,
+        "substation_id": substation_id,
         "circuit_id": circuit,
         "voltage_level": _text(data.voltage_level, "Voltage level"),
         "site_id": _text(data.site_id, "Site id"),
         "location": _text(data.location, "Location"),
-        "active": bool(data.active),
+        "active": inputs.boolean("active", data.active) is not False,
     }
 
 
@@ -115,13 +117,15 @@ def list_meters_in(
     conn: Connection, *, substation_id: UUID | None = None, text: str | None = None
 ) -> pd.DataFrame:
     """Meters by name, optionally of one substation and/or matching a text (name, site, location)."""
+    substation_id = inputs.optional_uuid("substation_id", substation_id)
+    text = inputs.text("text", text)
     clauses, params = [], {}
     if substation_id is not None:
         clauses.append("p.substation_id = :s")
         params["s"] = substation_id
-    if text and text.strip():
+    if text:
         clauses.append("(p.meter_id ILIKE :p OR p.site_id ILIKE :p OR p.location ILIKE :p)")
-        params["p"] = like_pattern(text.strip())
+        params["p"] = like_pattern(text)
     sql = _SELECT + (" WHERE " + " AND ".join(clauses) if clauses else "") + " ORDER BY p.meter_id"
     return pd.DataFrame(conn.execute(sa.text(sql), params).fetchall(), columns=METER_COLUMNS)
 
@@ -138,6 +142,7 @@ def list_meters(
 
 
 def get_meter_in(conn: Connection, meter_uuid: UUID) -> Meter:
+    meter_uuid = inputs.uuid_value("meter", meter_uuid)
     row = conn.execute(sa.text(_SELECT + " WHERE p.id = :id"), {"id": meter_uuid}).one_or_none()
     if row is None:
         raise NotFound("That meter no longer exists; reload the list")
@@ -199,6 +204,7 @@ def add_meter(engine: Engine, identity: Identity, data: MeterInput) -> Meter:
 
 
 def update_meter_in(conn: Connection, meter_uuid: UUID, data: MeterInput) -> Meter:
+    meter_uuid = inputs.uuid_value("meter", meter_uuid)
     require_in(conn, Action.EDIT_SUBSTATIONS, ADMINS_ONLY)
     get_meter_in(conn, meter_uuid)
     values = clean_meter_in(conn, data)
@@ -234,6 +240,7 @@ _UNPLACED = """
 
 def unplaced_events_in(conn: Connection, meter_uuid: UUID) -> int:
     """How many earlier events of the meter would take their place from it."""
+    meter_uuid = inputs.uuid_value("meter", meter_uuid)
     return conn.scalar(sa.text("SELECT count(*) " + _UNPLACED), {"id": meter_uuid})
 
 
@@ -245,6 +252,7 @@ def unplaced_events(engine: Engine, identity: Identity, meter_uuid: UUID) -> int
 def place_meter_events_in(conn: Connection, meter_uuid: UUID) -> int:
     """Give the meter's earlier events the place they lack (admins); their impacts follow through
     the database's update trigger. Returns how many events were placed."""
+    meter_uuid = inputs.uuid_value("meter", meter_uuid)
     require_in(conn, Action.EDIT_SUBSTATIONS, "Only admins can place a meter's events")
     try:
         with conn.begin_nested():

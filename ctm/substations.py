@@ -81,7 +81,7 @@ class SubstationUsage:
 
 
 def _optional_text(value: str | None, field: str) -> str | None:
-    text = (value or "").strip()
+    text = inputs.text(field, value) or ""
     if len(text) > MAX_TEXT:
         raise ValidationError(f"{field} is longer than {MAX_TEXT} characters")
     return text or None
@@ -103,7 +103,7 @@ def _coordinate(value, field: str, limit: int) -> Decimal | None:
 
 def clean_substation(data: SubstationInput) -> dict:
     """The row values for `data`, or ValidationError naming the field and value at fault."""
-    name = (data.name or "").strip()
+    name = inputs.text("name", data.name) or ""
     if not name:
         raise ValidationError("Name is empty: every substation needs a name")
     if len(name) > MAX_TEXT:
@@ -113,7 +113,7 @@ def clean_substation(data: SubstationInput) -> dict:
         code = code.upper()
         if any(ch.isspace() for ch in code):
             raise ValidationError(f"Code {code!r} contains spaces; use letters, digits or dashes")
-    status = (data.status or "operational").strip().lower()
+    status = (inputs.text("status", data.status) or "operational").lower()
     if status not in STATUSES:
         raise ValidationError(f"Status {data.status!r} is not one of {', '.join(STATUSES)}")
     return {
@@ -169,11 +169,12 @@ def _record(row) -> SubstationRecord:
 
 def search_substations_in(conn: Connection, text: str | None = None) -> list[SubstationRecord]:
     """Substations whose name, code or region contains `text` (any case), by name."""
+    text = inputs.text("text", text)
     sql = _record_sql(conn)
     params: dict = {}
-    if text and text.strip():
+    if text:
         sql += " WHERE s.name ILIKE :p OR s.code ILIKE :p OR s.region ILIKE :p"
-        params["p"] = like_pattern(text.strip())
+        params["p"] = like_pattern(text)
     sql += " ORDER BY s.name, s.code, s.id"
     return [_record(r) for r in conn.execute(sa.text(sql), params)]
 
@@ -186,6 +187,7 @@ def search_substations(
 
 
 def get_substation_in(conn: Connection, substation_id: UUID) -> SubstationRecord:
+    substation_id = inputs.uuid_value("substation_id", substation_id)
     row = conn.execute(
         sa.text(_record_sql(conn) + " WHERE s.id = :id"), {"id": substation_id}
     ).one_or_none()
@@ -255,6 +257,7 @@ def update_substation_in(
     conn: Connection, substation_id: UUID, data: SubstationInput
 ) -> SubstationRecord:
     """Change every field of a substation (admins)."""
+    substation_id = inputs.uuid_value("substation_id", substation_id)
     require_in(conn, Action.EDIT_SUBSTATIONS, ADMINS_ONLY)
     values = clean_substation(data)
     exists = conn.scalar(

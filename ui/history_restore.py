@@ -1,6 +1,7 @@
 """Restore a mapping from the History page: pick a change of a mapping on this page, say whether a
 different circuit is a correction or a move, and the mapping gets that state back as a new change
-(with the usual stale-edit check); past events are offered, never changed by themselves."""
+(with the usual stale-edit check); past events are offered, never changed by themselves. A deleted
+mapping comes back under its old id with the state chosen."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import streamlit as st
 from sqlalchemy.engine import Engine
 
 from ctm.db import Identity
-from ctm.errors import ServiceError
+from ctm.errors import NotFound, ServiceError
 from ctm.mappings import get_mapping, restore_mapping
 from ui import past_events
 
@@ -43,8 +44,17 @@ def restore_section(engine: Engine, identity: Identity, rows: pd.DataFrame) -> N
     entry = candidates.loc[candidates["id"] == chosen].iloc[0]
     try:
         current = get_mapping(engine, identity, UUID(entry["row_id"]))
+    except NotFound:
+        current = None  # deleted: restoring adds it again
     except ServiceError as exc:
         st.error(str(exc))
+        return
+    if current is None:
+        st.caption(
+            "Now: deleted. Restoring adds it again under its old id with this state"
+            " (a new change in the history)."
+        )
+        _confirm(engine, identity, int(chosen), None, None, None)
         return
     st.caption(
         f"Now: {current.substation_name} / {current.circuit_id}, "
@@ -65,10 +75,22 @@ def restore_section(engine: Engine, identity: Identity, rows: pd.DataFrame) -> N
     moved_on = None
     if how == "moved":
         moved_on = st.date_input("Moved on", value=date.today(), key="restore_moved_on")
+    _confirm(engine, identity, int(chosen), current.version, how, moved_on)
+
+
+def _confirm(
+    engine: Engine,
+    identity: Identity,
+    history_id: int,
+    version: int | None,
+    how: str | None,
+    moved_on: date | None,
+) -> None:
+    """The confirm button; `version` None restores a deleted mapping."""
     if st.button("Restore this state", type="primary", key="restore_confirm"):
         try:
             change = restore_mapping(
-                engine, identity, int(chosen), current.version, how=how, moved_on=moved_on
+                engine, identity, history_id, version, how=how, moved_on=moved_on
             )
         except ServiceError as exc:
             st.error(str(exc))

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ctm import inputs
 from ctm.errors import ValidationError
 from ctm.imports.kinds import KindSpec, normalize_header
 
@@ -134,6 +135,7 @@ def read_import_file(
     progress: Callable[[str], None] | None = None,
 ) -> ImportFile:
     """Read a .csv or .xlsx import file for `spec`. A path is checked for size before it is read."""
+    file_name = inputs.text("file_name", file_name)
     if isinstance(source, bytes):
         data = source
         name = file_name or "upload"

@@ -22,7 +22,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from ctm import db, roles
+from ctm import db, inputs, roles
 from ctm.clock import time_zone
 from ctm.errors import (
     NotFound,
@@ -136,6 +136,7 @@ def _counted(per_table: dict[str, int]) -> str:
 
 
 def import_run_in(conn: Connection, batch_id: UUID) -> ImportRun | None:
+    batch_id = inputs.uuid_value("batch_id", batch_id)
     row = conn.execute(
         sa.text(
             "SELECT r.batch_id, r.kind, r.file_name, r.imported_at,"
@@ -436,6 +437,7 @@ def undo_import_in(
 ) -> UndoOutcome:
     """The undo inside an open transaction whose changes carry `undo_batch_id` (None: a preview
     the caller rolls back). Raises before writing anything it refuses."""
+    batch_id = inputs.uuid_value("batch_id", batch_id)
     run = _check(conn, batch_id, role)
     counts = _touched(conn, batch_id, run)
     _lock_updated(conn, counts)

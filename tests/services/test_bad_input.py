@@ -13,10 +13,32 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from ctm import db, events, mappings, reference, stats, substations
+from ctm import (
+    analytics,
+    circuits,
+    customer_report,
+    customers,
+    db,
+    events,
+    history,
+    mappings,
+    meters,
+    reference,
+    stats,
+    substations,
+)
+from ctm.analytics import Scope
+from ctm.customers import CustomerFilter, CustomerInput
 from ctm.errors import ServiceError, ValidationError
 from ctm.events import EventFilter, NewEvent
+from ctm.history import HistoryFilter
+from ctm.imports.kinds import MAPPINGS
+from ctm.imports.reading import read_import_file
+from ctm.imports.service import preview_import
+from ctm.imports.undo import import_run, preview_undo, undo_import
 from ctm.mappings import MappingFilter
+from ctm.meters import MeterInput
+from ctm.substations import SubstationInput
 
 NUL = "H1\x00"
 NOT_AN_ID = "not-a-uuid"
@@ -359,6 +381,630 @@ CASES = [
         lambda e, w: stats.coverage_statistics(e, w.viewer, days=True),
         "days",
         "True",
+    ),
+    # substations: search / get / add / update / delete
+    (
+        "substations search NUL",
+        lambda e, w: substations.search_substations(e, w.viewer, "No\x00rth"),
+        "text",
+        "No\\x00rth",
+    ),
+    (
+        "substations search not text",
+        lambda e, w: substations.search_substations(e, w.viewer, 42),
+        "text",
+        "42",
+    ),
+    (
+        "get substation not uuid",
+        lambda e, w: substations.get_substation(e, w.viewer, NOT_AN_ID),
+        "substation id",
+        NOT_AN_ID,
+    ),
+    (
+        "add substation NUL name",
+        lambda e, w: substations.add_substation(e, w.admin, SubstationInput(name="X\x00")),
+        "name",
+        "X\\x00",
+    ),
+    (
+        "add substation NUL code",
+        lambda e, w: substations.add_substation(
+            e, w.admin, SubstationInput(name="X", code="C\x00")
+        ),
+        "code",
+        "C\\x00",
+    ),
+    (
+        "add substation name not text",
+        lambda e, w: substations.add_substation(e, w.admin, SubstationInput(name=7)),
+        "name",
+        "7",
+    ),
+    (
+        "add substation latitude absurd",
+        lambda e, w: substations.add_substation(
+            e, w.admin, SubstationInput(name="X", latitude="1e400")
+        ),
+        "latitude",
+        "1e400",
+    ),
+    (
+        "add substation longitude NUL",
+        lambda e, w: substations.add_substation(
+            e, w.admin, SubstationInput(name="X", longitude="1\x00")
+        ),
+        "longitude",
+        "1\\x00",
+    ),
+    (
+        "update substation not uuid",
+        lambda e, w: substations.update_substation(e, w.admin, NOT_AN_ID, SubstationInput("X")),
+        "substation id",
+        NOT_AN_ID,
+    ),
+    (
+        "update substation NUL region",
+        lambda e, w: substations.update_substation(
+            e, w.admin, w.north, SubstationInput("North", region="R\x00")
+        ),
+        "region",
+        "R\\x00",
+    ),
+    # circuits: list / options / add / update / retire / reinstate / delete
+    (
+        "list circuits not uuid",
+        lambda e, w: circuits.list_circuits(e, w.viewer, NOT_AN_ID),
+        "substation id",
+        NOT_AN_ID,
+    ),
+    (
+        "list circuits retired as text",
+        lambda e, w: circuits.list_circuits(e, w.viewer, w.north, include_retired="false"),
+        "include retired",
+        "false",
+    ),
+    (
+        "circuit options not uuid",
+        lambda e, w: circuits.circuit_options(e, w.viewer, "\x00"),
+        "substation id",
+        "\\x00",
+    ),
+    (
+        "add circuit NUL name",
+        lambda e, w: circuits.add_circuit(e, w.admin, w.north, "H9\x00"),
+        "circuit",
+        "H9\\x00",
+    ),
+    (
+        "add circuit name not text",
+        lambda e, w: circuits.add_circuit(e, w.admin, w.north, 9),
+        "circuit",
+        "9",
+    ),
+    (
+        "add circuit substation not uuid",
+        lambda e, w: circuits.add_circuit(e, w.admin, NOT_AN_ID, "H9"),
+        "substation id",
+        NOT_AN_ID,
+    ),
+    (
+        "add circuit NUL description",
+        lambda e, w: circuits.add_circuit(e, w.admin, w.north, "H9", description="d\x00"),
+        "description",
+        "d\\x00",
+    ),
+    (
+        "add circuit count NUL",
+        lambda e, w: circuits.add_circuit(e, w.admin, w.north, "H9", customers_served="1\x00"),
+        "customers served",
+        "1\\x00",
+    ),
+    (
+        "add circuit count absurd",
+        lambda e, w: circuits.add_circuit(e, w.admin, w.north, "H9", max_mapped_customers=2**40),
+        "maximum mapped customers",
+        str(2**40),
+    ),
+    (
+        "update circuit NUL id",
+        lambda e, w: circuits.update_circuit(e, w.admin, w.north, "H1\x00", description="x"),
+        "circuit",
+        "H1\\x00",
+    ),
+    (
+        "update circuit description not text",
+        lambda e, w: circuits.update_circuit(e, w.admin, w.north, "H1", description=5),
+        "description",
+        "5",
+    ),
+    (
+        "retire circuit date max",
+        lambda e, w: circuits.retire_circuit(e, w.admin, w.north, "H1", date.max),
+        "retired on",
+        "9999-12-31",
+    ),
+    (
+        "retire circuit date as text",
+        lambda e, w: circuits.retire_circuit(e, w.admin, w.north, "H1", "2026-01-01"),
+        "retired on",
+        "2026-01-01",
+    ),
+    (
+        "retire circuit end mappings as text",
+        lambda e, w: circuits.retire_circuit(e, w.admin, w.south, "H7", end_mappings="no"),
+        "end mappings",
+        "no",
+    ),
+    (
+        "reinstate circuit not uuid",
+        lambda e, w: circuits.reinstate_circuit(e, w.admin, NOT_AN_ID, "H1"),
+        "substation id",
+        NOT_AN_ID,
+    ),
+    (
+        "delete circuit NUL",
+        lambda e, w: circuits.delete_circuit(e, w.admin, w.north, "\x00"),
+        "circuit",
+        "\\x00",
+    ),
+    # meters: list / get / add / update / unplaced / place
+    (
+        "meters NUL text",
+        lambda e, w: meters.list_meters(e, w.viewer, text="M\x00"),
+        "text",
+        "M\\x00",
+    ),
+    (
+        "meters substation not uuid",
+        lambda e, w: meters.list_meters(e, w.viewer, substation_id=NOT_AN_ID),
+        "substation id",
+        NOT_AN_ID,
+    ),
+    (
+        "get meter not uuid",
+        lambda e, w: meters.get_meter(e, w.viewer, NOT_AN_ID),
+        "meter",
+        NOT_AN_ID,
+    ),
+    (
+        "add meter NUL name",
+        lambda e, w: meters.add_meter(e, w.admin, MeterInput("M\x00", w.north, "H1")),
+        "meter",
+        "M\\x00",
+    ),
+    (
+        "add meter substation not uuid",
+        lambda e, w: meters.add_meter(e, w.admin, MeterInput("M1", NOT_AN_ID, "H1")),
+        "substation id",
+        NOT_AN_ID,
+    ),
+    (
+        "add meter NUL circuit",
+        lambda e, w: meters.add_meter(e, w.admin, MeterInput("M1", w.north, NUL)),
+        "circuit",
+        "H1\\x00",
+    ),
+    (
+        "add meter active as text",
+        lambda e, w: meters.add_meter(e, w.admin, MeterInput("M1", w.north, "H1", active="no")),
+        "active",
+        "no",
+    ),
+    (
+        "update meter not uuid",
+        lambda e, w: meters.update_meter(e, w.admin, NOT_AN_ID, MeterInput("M1", w.north)),
+        "meter",
+        NOT_AN_ID,
+    ),
+    (
+        "unplaced events not uuid",
+        lambda e, w: meters.unplaced_events(e, w.viewer, 12),
+        "meter",
+        "12",
+    ),
+    (
+        "place meter events not uuid",
+        lambda e, w: meters.place_meter_events(e, w.admin, NOT_AN_ID),
+        "meter",
+        NOT_AN_ID,
+    ),
+    # customers: list / search / get / find / add / edit / delete / events
+    (
+        "customers NUL text",
+        lambda e, w: customers.list_customers(e, w.viewer, CustomerFilter(text="ac\x00")),
+        "text",
+        "ac\\x00",
+    ),
+    (
+        "customers NUL type",
+        lambda e, w: customers.list_customers(e, w.viewer, CustomerFilter(customer_type="ind\x00")),
+        "type",
+        "ind\\x00",
+    ),
+    (
+        "customers critical as text",
+        lambda e, w: customers.list_customers(e, w.viewer, CustomerFilter(critical="false")),
+        "critical",
+        "false",
+    ),
+    (
+        "customers limit text",
+        lambda e, w: customers.list_customers(e, w.viewer, CustomerFilter(), limit="50"),
+        "limit",
+        "50",
+    ),
+    (
+        "customers offset absurd",
+        lambda e, w: customers.list_customers(e, w.viewer, CustomerFilter(), offset=10**30),
+        "offset",
+        str(10**30),
+    ),
+    (
+        "get customer not uuid",
+        lambda e, w: customers.get_customer(e, w.viewer, NOT_AN_ID),
+        "customer id",
+        NOT_AN_ID,
+    ),
+    (
+        "find customer NUL",
+        lambda e, w: customers.find_customer(e, w.viewer, "ACC\x00"),
+        "account",
+        "ACC\\x00",
+    ),
+    (
+        "add customer NUL name",
+        lambda e, w: customers.add_customer(e, w.admin, CustomerInput("ACC-9", "N\x00")),
+        "name",
+        "N\\x00",
+    ),
+    (
+        "add customer NUL account",
+        lambda e, w: customers.add_customer(e, w.admin, CustomerInput("A\x00", "N")),
+        "account",
+        "A\\x00",
+    ),
+    (
+        "add customer critical as text",
+        lambda e, w: customers.add_customer(
+            e, w.admin, CustomerInput("ACC-9", "N", critical_customer="false")
+        ),
+        "critical",
+        "false",
+    ),
+    (
+        "add customer demand absurd",
+        lambda e, w: customers.add_customer(
+            e, w.admin, CustomerInput("ACC-9", "N", contract_demand_kva="1e400")
+        ),
+        "contract demand",
+        "1E+400",
+    ),
+    (
+        "update customer not uuid",
+        lambda e, w: customers.update_customer(
+            e, w.admin, NOT_AN_ID, CustomerInput("ACC-1001", "Acme Steel")
+        ),
+        "customer id",
+        NOT_AN_ID,
+    ),
+    (
+        "update customer NUL address",
+        lambda e, w: customers.update_customer(
+            e, w.admin, w.acme, CustomerInput("ACC-1001", "Acme Steel", address="x\x00")
+        ),
+        "address",
+        "x\\x00",
+    ),
+    (
+        "delete customer not uuid",
+        lambda e, w: customers.delete_customer(e, w.admin, NOT_AN_ID),
+        "customer id",
+        NOT_AN_ID,
+    ),
+    (
+        "close account not uuid",
+        lambda e, w: customers.close_account(e, w.admin, NOT_AN_ID),
+        "customer id",
+        NOT_AN_ID,
+    ),
+    (
+        "customer events date min",
+        lambda e, w: customers.customer_events(e, w.viewer, w.acme, date.min, date(2026, 1, 1)),
+        "date from",
+        "0001-01-01",
+    ),
+    (
+        "customer events date max",
+        lambda e, w: customers.customer_events(e, w.viewer, w.acme, date(2026, 1, 1), date.max),
+        "date to",
+        "9999-12-31",
+    ),
+    (
+        "customer events limit absurd",
+        lambda e, w: customers.customer_events(
+            e, w.viewer, w.acme, date(2026, 1, 1), date(2026, 2, 1), limit=10**12
+        ),
+        "limit",
+        str(10**12),
+    ),
+    (
+        "customer events NUL severity",
+        lambda e, w: customers.customer_events(
+            e, w.viewer, w.acme, date(2026, 1, 1), date(2026, 2, 1), severities=("hi\x00",)
+        ),
+        "severity",
+        "hi\\x00",
+    ),
+    (
+        "customer mappings not uuid",
+        lambda e, w: customers.customer_mappings(e, w.viewer, NOT_AN_ID),
+        "customer id",
+        NOT_AN_ID,
+    ),
+    # history: list / filter / export / summary / restore
+    (
+        "history who not uuid",
+        lambda e, w: history.list_history(e, w.viewer, HistoryFilter(who=NOT_AN_ID)),
+        "who",
+        NOT_AN_ID,
+    ),
+    (
+        "history date min",
+        lambda e, w: history.list_history(e, w.viewer, HistoryFilter(date_from=date.min)),
+        "date from",
+        "0001-01-01",
+    ),
+    (
+        "history date max",
+        lambda e, w: history.list_history(e, w.viewer, HistoryFilter(date_to=date.max)),
+        "date to",
+        "9999-12-31",
+    ),
+    (
+        "history NUL table",
+        lambda e, w: history.list_history(e, w.viewer, HistoryFilter(table_name="x\x00")),
+        "table",
+        "x\\x00",
+    ),
+    (
+        "history NUL row id",
+        lambda e, w: history.list_history(e, w.viewer, HistoryFilter(row_id="1\x00")),
+        "row id",
+        "1\\x00",
+    ),
+    (
+        "history action unknown",
+        lambda e, w: history.list_history(e, w.viewer, HistoryFilter(action="DROP")),
+        "action",
+        "DROP",
+    ),
+    (
+        "history customer not uuid",
+        lambda e, w: history.list_history(e, w.viewer, HistoryFilter(customer_id=NOT_AN_ID)),
+        "customer id",
+        NOT_AN_ID,
+    ),
+    (
+        "history batch not uuid",
+        lambda e, w: history.list_history(e, w.viewer, HistoryFilter(batch_id="\x00")),
+        "batch id",
+        "\\x00",
+    ),
+    (
+        "history limit absurd",
+        lambda e, w: history.list_history(e, w.viewer, HistoryFilter(), limit=10**12),
+        "limit",
+        str(10**12),
+    ),
+    (
+        "history offset text",
+        lambda e, w: history.list_history(e, w.viewer, HistoryFilter(), offset="0"),
+        "offset",
+        "0",
+    ),
+    (
+        "history export NUL source",
+        lambda e, w: history.export_history(e, w.viewer, HistoryFilter(source="app\x00")),
+        "source",
+        "app\\x00",
+    ),
+    (
+        "history summary days absurd",
+        lambda e, w: history.change_summary(e, w.viewer, days=10**9),
+        "days",
+        str(10**9),
+    ),
+    (
+        "history summary latest text",
+        lambda e, w: history.change_summary(e, w.viewer, latest="10"),
+        "latest",
+        "10",
+    ),
+    (
+        "history customer by account NUL",
+        lambda e, w: history.customer_by_account(e, w.viewer, "ACC\x00"),
+        "account",
+        "ACC\\x00",
+    ),
+    (
+        "restore history id text",
+        lambda e, w: mappings.restore_mapping(e, w.admin, "1", 1),
+        "history entry",
+        "1",
+    ),
+    (
+        "restore history id absurd",
+        lambda e, w: mappings.restore_mapping(e, w.admin, 2**70, 1),
+        "history entry",
+        str(2**70),
+    ),
+    (
+        "restore version text",
+        lambda e, w: mappings.restore_mapping(e, w.admin, 1, "1"),
+        "expected version",
+        "1",
+    ),
+    (
+        "restore how unknown",
+        lambda e, w: mappings.restore_mapping(e, w.admin, 1, 1, how="x\x00"),
+        "how",
+        "x\\x00",
+    ),
+    (
+        "restore moved on date max",
+        lambda e, w: mappings.restore_mapping(e, w.admin, 1, 1, how="moved", moved_on=date.max),
+        "moved on",
+        "9999-12-31",
+    ),
+    # analytics: Scope with absurd dates, ids, NUL
+    (
+        "analytics date min",
+        lambda e, w: analytics.sarfi(e, w.viewer, Scope(date.min, date(2026, 1, 1))),
+        "date from",
+        "0001-01-01",
+    ),
+    (
+        "analytics date max",
+        lambda e, w: analytics.ride_through(e, w.viewer, Scope(date(2026, 1, 1), date.max)),
+        "date to",
+        "9999-12-31",
+    ),
+    (
+        "analytics date as text",
+        lambda e, w: analytics.sarfi(e, w.viewer, Scope("2026-01-01", date(2026, 2, 1))),
+        "date from",
+        "2026-01-01",
+    ),
+    (
+        "analytics substation not uuid",
+        lambda e, w: analytics.sarfi(
+            e, w.viewer, Scope(date(2026, 1, 1), date(2026, 2, 1), substation_ids=(NOT_AN_ID,))
+        ),
+        "substation id",
+        NOT_AN_ID,
+    ),
+    (
+        "analytics substations as text",
+        lambda e, w: analytics.sarfi(
+            e, w.viewer, Scope(date(2026, 1, 1), date(2026, 2, 1), substation_ids=NOT_AN_ID)
+        ),
+        "substation",
+        NOT_AN_ID,
+    ),
+    (
+        "analytics NUL region",
+        lambda e, w: analytics.most_affected(
+            e, w.viewer, Scope(date(2026, 1, 1), date(2026, 2, 1), regions=("R\x00",))
+        ),
+        "region",
+        "R\\x00",
+    ),
+    (
+        "analytics NUL voltage",
+        lambda e, w: analytics.fragile_circuits(
+            e, w.viewer, Scope(date(2026, 1, 1), date(2026, 2, 1), voltage_levels=("1\x00",))
+        ),
+        "voltage level",
+        "1\\x00",
+    ),
+    (
+        "analytics dips only as text",
+        lambda e, w: analytics.sarfi(
+            e, w.viewer, Scope(date(2026, 1, 1), date(2026, 2, 1), dips_only="false")
+        ),
+        "dips only",
+        "false",
+    ),
+    (
+        "analytics top text",
+        lambda e, w: analytics.most_affected(
+            e, w.viewer, Scope(date(2026, 1, 1), date(2026, 2, 1)), top="20"
+        ),
+        "top",
+        "20",
+    ),
+    (
+        "analytics frequency text",
+        lambda e, w: analytics.ride_through(
+            e, w.viewer, Scope(date(2026, 1, 1), date(2026, 2, 1), frequency_hz="50")
+        ),
+        "frequency",
+        "50",
+    ),
+    # customer report
+    (
+        "report customer not uuid",
+        lambda e, w: customer_report.customer_report(
+            e, w.viewer, NOT_AN_ID, date(2026, 1, 1), date(2026, 2, 1)
+        ),
+        "customer id",
+        NOT_AN_ID,
+    ),
+    (
+        "report date min",
+        lambda e, w: customer_report.customer_report(
+            e, w.viewer, w.acme, date.min, date(2026, 2, 1)
+        ),
+        "date from",
+        "0001-01-01",
+    ),
+    (
+        "report date max",
+        lambda e, w: customer_report.customer_report(
+            e, w.viewer, w.acme, date(2026, 1, 1), date.max
+        ),
+        "date to",
+        "9999-12-31",
+    ),
+    (
+        "report date as text",
+        lambda e, w: customer_report.customer_report(
+            e, w.viewer, w.acme, date(2026, 1, 1), "2026-02-01"
+        ),
+        "date to",
+        "2026-02-01",
+    ),
+    (
+        "report frequency absurd",
+        lambda e, w: customer_report.customer_report(
+            e, w.viewer, w.acme, date(2026, 1, 1), date(2026, 2, 1), frequency_hz=1e300
+        ),
+        "frequency",
+        "1e+300",
+    ),
+    # imports: file name, batch id
+    (
+        "import NUL file name",
+        lambda e, w: preview_import(
+            e,
+            w.admin,
+            read_import_file(
+                b"account_number,substation,circuit\nACC-1001,North,H1\n",
+                MAPPINGS,
+                file_name="map\x00.csv",
+            ),
+        ),
+        "file name",
+        "map\\x00.csv",
+    ),
+    (
+        "import run batch not uuid",
+        lambda e, w: import_run(e, w.viewer, NOT_AN_ID),
+        "batch id",
+        NOT_AN_ID,
+    ),
+    (
+        "undo preview batch NUL",
+        lambda e, w: preview_undo(e, w.admin, "\x00"),
+        "batch id",
+        "\\x00",
+    ),
+    (
+        "undo batch not uuid",
+        lambda e, w: undo_import(e, w.admin, NOT_AN_ID),
+        "batch id",
+        NOT_AN_ID,
     ),
 ]
 

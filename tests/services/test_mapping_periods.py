@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from ctm import db
 from ctm import history as hist
 from ctm import mappings as svc
-from ctm.errors import PermissionDenied, StaleEdit, ValidationError
+from ctm.errors import DuplicateMapping, NotFound, PermissionDenied, StaleEdit, ValidationError
 
 
 def today() -> date:
@@ -167,17 +167,96 @@ def test_restore_brings_back_an_earlier_state_as_a_new_change(engine, world):
     assert after.total == 3 and after.rows.iloc[0].changes == "Circuit H2 → H1"
 
 
-def test_restore_onto_a_retired_circuit_is_refused(engine, world):
-    change = svc.connect_mapping(engine, world.admin, world.acme, world.north, "H1")
-    fixed = svc.correct_mapping(engine, world.admin, change.mapping.id, 1, world.north, "H2")
+def retire(engine, substation, circuit):
     with db.owner_transaction(engine) as conn:
         conn.execute(
             sa.text(
                 "UPDATE substation_circuits SET active = false, retired_on = CURRENT_DATE"
-                " WHERE substation_id = :s AND circuit_id = 'H1'"
+                " WHERE substation_id = :s AND circuit_id = :c"
             ),
-            {"s": world.north},
+            {"s": substation, "c": circuit},
         )
+
+
+def _deleted_mapping(engine, world):
+    """Acme mapped to North / H1 since a date, then corrected to H2, then deleted by an admin:
+    the history's DELETE entry (its last state) and the mapping id."""
+    change = svc.connect_mapping(
+        engine, world.admin, world.acme, world.north, "H1", today() - timedelta(days=2)
+    )
+    fixed = svc.correct_mapping(engine, world.admin, change.mapping.id, 1, world.north, "H2")
+    svc.delete_mapping(engine, world.admin, change.mapping.id, fixed.mapping.version)
+    entries = hist.list_history(
+        engine, world.admin, hist.HistoryFilter(row_id=str(change.mapping.id))
+    )
+    deleted = int(entries.rows.loc[entries.rows["action"] == "DELETE", "id"].iloc[0])
+    return change.mapping.id, deleted
+
+
+def _audit(engine, mapping_id):
+    with db.owner_transaction(engine) as conn:
+        return conn.execute(
+            sa.text(
+                "SELECT action, changed_by, source FROM audit_log"
+                " WHERE table_name = 'customer_transformer_matching' AND row_id = :id"
+                " ORDER BY id"
+            ),
+            {"id": str(mapping_id)},
+        ).all()
+
+
+def test_an_operator_restores_a_deleted_mapping_under_its_old_id(engine, world):
+    mapping_id, deleted = _deleted_mapping(engine, world)
+    with pytest.raises(PermissionDenied):
+        svc.restore_mapping(engine, world.viewer, deleted, None)
+    with pytest.raises(NotFound):  # the caller thought it still existed
+        svc.restore_mapping(engine, world.operator, deleted, 2)
+    restored = svc.restore_mapping(engine, world.operator, deleted, None)
+    assert restored.mapping.id == mapping_id
+    assert (restored.mapping.circuit_id, restored.mapping.active) == ("H2", True)
+    assert restored.mapping.connected_since == today() - timedelta(days=2)
+    # A new change in the history, by the operator, after the delete.
+    assert [(a, s) for a, _, s in _audit(engine, mapping_id)] == [
+        ("INSERT", "app"),
+        ("UPDATE", "app"),
+        ("DELETE", "app"),
+        ("INSERT", "app"),
+    ]
+    assert _audit(engine, mapping_id)[-1].changed_by == world.operator.user_id
+    # Past events are offered, not changed: the two H2 events of its period.
+    (preview,) = restored.previews
+    assert (preview.mode, preview.count) == ("add", 2)
+    assert impacts_of(engine, world.acme) == 0
+    # A second restore from the same page is stale: it exists again.
+    with pytest.raises(StaleEdit, match="exists again"):
+        svc.restore_mapping(engine, world.admin, deleted, None)
+    assert len(_audit(engine, mapping_id)) == 4
+
+
+def test_restoring_a_deleted_mapping_follows_the_period_rules(engine, world):
+    mapping_id, deleted = _deleted_mapping(engine, world)
+    other = svc.connect_mapping(engine, world.admin, world.acme, world.north, "H2")
+    with pytest.raises(DuplicateMapping, match="already mapped to North / H2"):
+        svc.restore_mapping(engine, world.operator, deleted, None)
+    svc.delete_mapping(engine, world.admin, other.mapping.id, other.mapping.version)
+    retire(engine, world.north, "H2")
+    with pytest.raises(ValidationError, match="H2 of substation North was retired"):
+        svc.restore_mapping(engine, world.operator, deleted, None)
+    with db.owner_transaction(engine) as conn:
+        conn.execute(sa.text("DELETE FROM customers WHERE id = :c"), {"c": world.acme})
+    with pytest.raises(ValidationError, match="customer of this mapping was deleted too"):
+        svc.restore_mapping(engine, world.operator, deleted, None)
+    with db.owner_transaction(engine) as conn:
+        assert not conn.scalar(
+            sa.text("SELECT count(*) FROM customer_transformer_matching WHERE id = :id"),
+            {"id": mapping_id},
+        )
+
+
+def test_restore_onto_a_retired_circuit_is_refused(engine, world):
+    change = svc.connect_mapping(engine, world.admin, world.acme, world.north, "H1")
+    fixed = svc.correct_mapping(engine, world.admin, change.mapping.id, 1, world.north, "H2")
+    retire(engine, world.north, "H1")
     entries = hist.list_history(
         engine, world.admin, hist.HistoryFilter(row_id=str(change.mapping.id))
     )

@@ -116,6 +116,36 @@ def test_restore_a_mapping_as_a_correction_and_offer_past_events(login_user, cha
     assert scalar(engine, "SELECT count(*) FROM event_customer_impact") == 1
 
 
+def test_an_operator_restores_a_mapping_an_admin_deleted(login_user, changed, engine, app_env):
+    admin = login_user("admin", "ada")
+    svc.delete_mapping(db.get_engine(app_env), admin, changed["mapping"], 2)
+    at = open_page(login_user("operator"), row=str(changed["mapping"]))
+    frame = table(at)
+    assert list(frame["action_label"]) == ["Deleted", "Changed", "Added"]
+    deleted = int(frame.loc[frame["action"] == "DELETE", "id"].iloc[0])
+    at.selectbox(key="restore_entry").select(deleted).run()
+    assert not at.exception, at.exception
+    assert "Now: deleted" in texts(at)
+    assert not [r for r in at.radio if r.key == "restore_how"]
+    at.button(key="restore_confirm").click().run()
+    assert not at.exception, at.exception
+    restored = scalar(
+        engine,
+        "SELECT circuit_id || ' ' || active FROM customer_transformer_matching WHERE id = :id",
+        id=changed["mapping"],
+    )
+    assert restored == "H2 true"
+    frame = table(at)
+    assert list(frame["action_label"]) == ["Added", "Deleted", "Changed", "Added"]
+    assert frame["changed_by_name"].iloc[0] == "Operator Person"
+    # Its circuit's past event is offered, not applied.
+    assert "1 past events on North / H2" in texts(at)
+    assert scalar(engine, "SELECT count(*) FROM event_customer_impact") == 0
+    # The same entry now shows the mapping as it is (restoring it again is a normal restore).
+    at.selectbox(key="restore_entry").select(deleted).run()
+    assert "Now: North / H2" in texts(at)
+
+
 def test_statistics_shows_the_last_30_days_of_changes(login_user, changed, engine):
     at = logged_in(login_user("viewer"))
     at.run()
