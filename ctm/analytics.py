@@ -143,7 +143,9 @@ _PERIOD_SQL = (
     'e."timestamp" >= (CAST(:date_from AS timestamp) AT TIME ZONE CAST(:time_zone AS text))'
     ' AND e."timestamp" < (CAST(:date_after AS timestamp) AT TIME ZONE CAST(:time_zone AS text))'
 )
-_LOCAL_MONTH_SQL = "CAST(date_trunc('month', e.\"timestamp\" AT TIME ZONE CAST(:time_zone AS text)) AS date)"
+_LOCAL_MONTH_SQL = (
+    "CAST(date_trunc('month', e.\"timestamp\" AT TIME ZONE CAST(:time_zone AS text)) AS date)"
+)
 
 
 def _tuned(conn: Connection) -> None:

@@ -174,9 +174,7 @@ def _where(filters: EventFilter, time_zone: str) -> tuple[str, dict]:
     return (" AND ".join(clauses) or "TRUE"), params
 
 
-def list_queries(
-    filters: EventFilter, time_zone: str
-) -> tuple[sa.TextClause, sa.TextClause, dict]:
+def list_queries(filters: EventFilter, time_zone: str) -> tuple[sa.TextClause, sa.TextClause, dict]:
     """The page query (needs :limit, :offset), the capped count (needs :cap) and the filter's
     parameters, days taken in `time_zone`. Public so tests and benchmarks can EXPLAIN exactly what
     the list runs."""
