@@ -9,7 +9,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from ctm import inputs
+from ctm import clock, inputs
 from ctm.db import Identity, user_transaction
 
 RECENT_DAYS = 90
@@ -38,11 +38,17 @@ SUBSTATION_COLUMNS: list[str] = [
 # - it is covered when at least one active mapping is on it;
 # - a blind-spot event is a recent event of the substation whose (substation, circuit) has no active
 #   mapping today (events without a circuit included: nobody can be told they were hit);
-# - recent means timestamp >= now() - :days days; impacts count by their event's timestamp.
+# - recent means timestamp >= now() - :days days; impacts count by their event's timestamp (read
+#   from public.analytics_daily, the day summary, plus the rows of the window's first partial day).
 # Events without a substation belong to no row and are not counted anywhere. The last column counts
 # customers mapped anywhere (one customer on two substations counts once) for the KPI tile.
 _BY_SUBSTATION_SQL = """
-WITH RECURSIVE event_circuits AS (
+WITH RECURSIVE bounds AS (
+  SELECT now() - make_interval(days => :days) AS since,
+         CAST((now() - make_interval(days => :days)) AT TIME ZONE CAST(:time_zone AS text) AS date)
+           AS first_day
+),
+event_circuits AS (
   -- Distinct (substation, circuit) pairs of the events by hopping along the index on
   -- (substation_id, circuit_id, timestamp): one probe per circuit, not a sort of every event.
   (SELECT e.substation_id, e.circuit_id FROM public.pq_events AS e
@@ -95,25 +101,39 @@ recent_events AS (
     AND e."timestamp" >= now() - make_interval(days => :days)
   GROUP BY e.substation_id
 ),
-impact_groups AS (
-  -- Few groups with a plain count first: cheaper than six FILTERed counts over every impact row.
-  SELECT e.substation_id, i.impact_level,
-         e."timestamp" >= now() - make_interval(days => :days) AS recent,
-         count(*) AS n
-  FROM public.event_customer_impact AS i
-  JOIN public.pq_events AS e ON e.id = i.event_id
-  WHERE e.substation_id IS NOT NULL
-  GROUP BY 1, 2, 3
-),
 impacts AS (
+  -- Impact rows by level from public.analytics_daily (per local day, kept exact by triggers):
+  -- "recent" whole days after the day the window starts in, plus that first, partial day
+  -- counted from the rows themselves (events from the window's start to the next local midnight).
   SELECT substation_id,
-         sum(n) FILTER (WHERE impact_level = 'severe' AND recent) AS severe_recent,
-         sum(n) FILTER (WHERE impact_level = 'moderate' AND recent) AS moderate_recent,
-         sum(n) FILTER (WHERE impact_level = 'minor' AND recent) AS minor_recent,
-         sum(n) FILTER (WHERE impact_level = 'severe') AS severe_all,
-         sum(n) FILTER (WHERE impact_level = 'moderate') AS moderate_all,
-         sum(n) FILTER (WHERE impact_level = 'minor') AS minor_all
-  FROM impact_groups
+         sum(severe_recent) AS severe_recent, sum(moderate_recent) AS moderate_recent,
+         sum(minor_recent) AS minor_recent, sum(severe_all) AS severe_all,
+         sum(moderate_all) AS moderate_all, sum(minor_all) AS minor_all
+  FROM (
+    SELECT a.substation_id,
+           sum(a.impacts_severe) FILTER (WHERE a.day > b.first_day) AS severe_recent,
+           sum(a.impacts_moderate) FILTER (WHERE a.day > b.first_day) AS moderate_recent,
+           sum(a.impacts_minor) FILTER (WHERE a.day > b.first_day) AS minor_recent,
+           sum(a.impacts_severe) AS severe_all,
+           sum(a.impacts_moderate) AS moderate_all,
+           sum(a.impacts_minor) AS minor_all
+    FROM public.analytics_daily AS a CROSS JOIN bounds AS b
+    WHERE a.substation_id IS NOT NULL
+    GROUP BY a.substation_id
+    UNION ALL
+    SELECT e.substation_id,
+           count(*) FILTER (WHERE i.impact_level = 'severe'),
+           count(*) FILTER (WHERE i.impact_level = 'moderate'),
+           count(*) FILTER (WHERE i.impact_level = 'minor'),
+           0, 0, 0
+    FROM bounds AS b
+    JOIN public.pq_events AS e
+      ON e."timestamp" >= b.since
+     AND e."timestamp" < (CAST(b.first_day + 1 AS timestamp) AT TIME ZONE CAST(:time_zone AS text))
+    JOIN public.event_customer_impact AS i ON i.event_id = e.id
+    WHERE e.substation_id IS NOT NULL
+    GROUP BY e.substation_id
+  ) AS parts
   GROUP BY substation_id
 )
 SELECT s.id AS substation_id, s.name AS substation_name,
@@ -186,7 +206,9 @@ def coverage_statistics_in(conn: Connection, *, days: int = RECENT_DAYS) -> Stat
     conn.execute(
         sa.text("SELECT set_config('jit', 'off', true), set_config('work_mem', '64MB', true)")
     )
-    result = conn.execute(sa.text(_BY_SUBSTATION_SQL), {"days": days})
+    result = conn.execute(
+        sa.text(_BY_SUBSTATION_SQL), {"days": days, "time_zone": clock.time_zone_name(conn)}
+    )
     frame = pd.DataFrame(result.fetchall(), columns=[*SUBSTATION_COLUMNS, "anywhere"])
     distinct_customers = int(frame["anywhere"].iloc[0]) if len(frame) else 0
     frame = _typed(frame.drop(columns="anywhere"))

@@ -2,8 +2,9 @@
 -- SARFI, ride-through and statistics views read instead of scanning millions of events and impacts
 -- per click, kept exact by statement-level triggers (transition tables, set-based).
 --
--- public.analytics_daily has one row per (local day, substation, swell or not): day = the event's
--- date in the stored zone (public.ctm_time_zone()), substation NULL = events without one, swell =
+-- public.analytics_monthly has one row per (local month, substation, swell or not): month = the
+-- first day of the month of the event's date in the stored zone (public.ctm_time_zone()), so every
+-- bucket is a whole set of local days; substation NULL = events without one, swell =
 -- event_type 'voltage_swell' (the "dips only" filter). Its measures (all sums over the events of
 -- that bucket):
 --   impacts_severe/_moderate/_minor  impact rows by level, every event (statistics page);
@@ -23,7 +24,7 @@
 --
 -- How it stays exact: every change is turned into signed delta rows (ctm_private.analytics_delta:
 -- an event's values, its sign, its customers_served, its impact rows by level) and added by one
--- statement, ctm_private.analytics_daily_apply:
+-- statement, ctm_private.analytics_monthly_apply:
 --   pq_events INSERT       +1 per event;
 --   pq_events UPDATE       of timestamp, place, type, status, residual or duration: the old values
 --                          minus (with the event's impact rows), the new plus. This trigger is
@@ -32,11 +33,11 @@
 --                          regeneration then moves its own deletes and inserts under the new values;
 --   pq_events DELETE       -1 per event (statement level), and its impact rows, taken off by a row
 --                          trigger *before* the delete: the foreign key's cascade removes them
---                          after the event is gone, when nothing can join them to their day any
+--                          after the event is gone, when nothing can join them to their month any
 --                          more (deletes are rare; inserts and updates never call it);
 --   event_customer_impact  INSERT / UPDATE / DELETE: impact rows joined to their event's values;
 --   substation_circuits    a changed customers_served moves served_X of that circuit's events;
---   TRUNCATE, and a change of the stored time zone (every day may move): rebuilt from scratch.
+--   TRUNCATE, and a change of the stored time zone (every month's edges move): rebuilt from scratch.
 
 -- Curve verdicts ----------------------------------------------------------------------------------
 -- ctm.curves.classification_sql(curve, 'r', 'd', hz), inlined by the planner (plain SQL).
@@ -52,8 +53,8 @@ CREATE FUNCTION ctm_private.verdict_iec_61000_4_34(r float8, d float8, hz intege
                     ELSE (CASE WHEN ((r)::float8) IS NULL OR ((d)::float8) IS NULL THEN 'not covered' WHEN ((r)::float8) <= 100.0::float8 THEN CASE WHEN ((d)::float8) >= 0.0::float8 AND ((d)::float8) <= 20.0::float8 THEN CASE WHEN ((r)::float8) >= 0.0::float8 THEN 'within' ELSE 'outside' END WHEN ((d)::float8) > 20.0::float8 AND ((d)::float8) <= 200.0::float8 THEN CASE WHEN ((r)::float8) >= 40.0::float8 THEN 'within' ELSE 'outside' END WHEN ((d)::float8) > 200.0::float8 AND ((d)::float8) <= 500.0::float8 THEN CASE WHEN ((r)::float8) >= 70.0::float8 THEN 'within' ELSE 'outside' END WHEN ((d)::float8) > 500.0::float8 AND ((d)::float8) <= 5000.0::float8 THEN CASE WHEN ((r)::float8) >= 80.0::float8 THEN 'within' ELSE 'outside' END ELSE 'not covered' END ELSE 'not covered' END) END $$;
 
 -- The summary -------------------------------------------------------------------------------------
-CREATE TABLE public.analytics_daily (
-  day           date NOT NULL,
+CREATE TABLE public.analytics_monthly (
+  month         date NOT NULL,
   substation_id uuid,
   swell         boolean NOT NULL,
   impacts_severe bigint NOT NULL DEFAULT 0,
@@ -119,18 +120,18 @@ CREATE TABLE public.analytics_daily (
   rt_iec60_within bigint NOT NULL DEFAULT 0,
   rt_iec60_outside bigint NOT NULL DEFAULT 0,
   rt_iec60_not_covered bigint NOT NULL DEFAULT 0,
-  CONSTRAINT analytics_daily_key UNIQUE NULLS NOT DISTINCT (day, substation_id, swell)
+  CONSTRAINT analytics_monthly_key UNIQUE NULLS NOT DISTINCT (month, substation_id, swell)
 );
-COMMENT ON TABLE public.analytics_daily IS
-  'Events and impacts per local day, substation and swell-or-not, for analytics (kept by triggers; see migration 20261205000400)';
+COMMENT ON TABLE public.analytics_monthly IS
+  'Events and impacts per local month, substation and swell-or-not, for analytics (kept by triggers; see migration 20261205000400)';
 
-ALTER TABLE public.analytics_daily ENABLE ROW LEVEL SECURITY;
-CREATE POLICY "Users with a profile can read the analytics summary" ON public.analytics_daily
+ALTER TABLE public.analytics_monthly ENABLE ROW LEVEL SECURITY;
+CREATE POLICY "Users with a profile can read the analytics summary" ON public.analytics_monthly
   FOR SELECT TO authenticated USING ((SELECT public.current_user_role()) IS NOT NULL);
-REVOKE ALL ON public.analytics_daily FROM PUBLIC;
-GRANT SELECT ON public.analytics_daily TO authenticated;
+REVOKE ALL ON public.analytics_monthly FROM PUBLIC;
+GRANT SELECT ON public.analytics_monthly TO authenticated;
 
--- One change, signed: what an event (its values) adds to or takes from its day.
+-- One change, signed: what an event (its values) adds to or takes from its month.
 CREATE TYPE ctm_private.analytics_delta AS (
   at                timestamptz,
   substation_id     uuid,
@@ -138,16 +139,18 @@ CREATE TYPE ctm_private.analytics_delta AS (
   status            text,
   remaining_voltage numeric,
   duration_ms       integer,
-  n_events          bigint,   -- +1 / -1 / 0
-  served            bigint,   -- customers_served of its circuit, signed like n_events (or a change)
-  n_impacts         bigint,   -- impact rows, signed
-  n_severe          bigint,
-  n_moderate        bigint,
-  n_minor           bigint
+  -- integer, not bigint: sum(integer) adds in a plain int8, where sum(bigint) keeps a 128-bit
+  -- state per group; that is most of the cost of a bulk load's summary.
+  n_events          integer,  -- +1 / -1 / 0
+  served            integer,  -- customers_served of its circuit, signed like n_events (or a change)
+  n_impacts         integer,  -- impact rows, signed
+  n_severe          integer,
+  n_moderate        integer,
+  n_minor           integer
 );
 
--- Adds a batch of deltas to the summary: one statement, grouped by (day, substation, swell).
-CREATE FUNCTION ctm_private.analytics_daily_apply(p_deltas ctm_private.analytics_delta[], p_tz text)
+-- Adds a batch of deltas to the summary: one statement, grouped by (month, substation, swell).
+CREATE FUNCTION ctm_private.analytics_monthly_apply(p_deltas ctm_private.analytics_delta[], p_tz text)
   RETURNS void
   LANGUAGE plpgsql
   SET search_path = ''
@@ -156,7 +159,7 @@ BEGIN
   IF coalesce(cardinality(p_deltas), 0) = 0 THEN
     RETURN;
   END IF;
-  INSERT INTO public.analytics_daily AS a (day, substation_id, swell,
+  INSERT INTO public.analytics_monthly AS a (month, substation_id, swell,
   impacts_severe, impacts_moderate, impacts_minor, unplaced, no_residual, too_long, events_10,
   hits_10, served_10, events_20, hits_20, served_20, events_30, hits_30, served_30, events_40,
   hits_40, served_40, events_50, hits_50, served_50, events_60, hits_60, served_60, events_70,
@@ -167,7 +170,7 @@ BEGIN
   rt_semi_f47_within, rt_semi_f47_outside, rt_semi_f47_not_covered, rt_iec50_within,
   rt_iec50_outside, rt_iec50_not_covered, rt_iec60_within, rt_iec60_outside,
   rt_iec60_not_covered)
-  SELECT (d.at AT TIME ZONE p_tz)::date, d.substation_id, coalesce(d.event_type = 'voltage_swell', false),
+  SELECT date_trunc('month', d.at AT TIME ZONE p_tz)::date, d.substation_id, coalesce(d.event_type = 'voltage_swell', false),
          coalesce(sum(d.n_severe), 0),
          coalesce(sum(d.n_moderate), 0),
          coalesce(sum(d.n_minor), 0),
@@ -251,7 +254,7 @@ BEGIN
   ) AS c
   GROUP BY 1, 2, 3
   ORDER BY 1, 2, 3
-  ON CONFLICT ON CONSTRAINT analytics_daily_key DO UPDATE SET
+  ON CONFLICT ON CONSTRAINT analytics_monthly_key DO UPDATE SET
     impacts_severe = a.impacts_severe + EXCLUDED.impacts_severe,
     impacts_moderate = a.impacts_moderate + EXCLUDED.impacts_moderate,
     impacts_minor = a.impacts_minor + EXCLUDED.impacts_minor,
@@ -320,7 +323,7 @@ $$;
 
 -- Rebuild from the events and impacts (migration, TRUNCATE, a new time zone): month by month, so
 -- no batch holds more than a month of events.
-CREATE FUNCTION ctm_private.analytics_daily_rebuild() RETURNS bigint
+CREATE FUNCTION ctm_private.analytics_monthly_rebuild() RETURNS bigint
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = ''
   AS $$
@@ -330,11 +333,11 @@ DECLARE
   v_last  timestamptz;
   v_from  timestamptz;
 BEGIN
-  DELETE FROM public.analytics_daily;
+  DELETE FROM public.analytics_monthly;
   SELECT min(e."timestamp"), max(e."timestamp") INTO v_first, v_last FROM public.pq_events AS e;
   v_from := date_trunc('month', v_first);
   WHILE v_from <= v_last LOOP
-    PERFORM ctm_private.analytics_daily_apply(ARRAY(
+    PERFORM ctm_private.analytics_monthly_apply(ARRAY(
       SELECT ROW(e."timestamp", e.substation_id, e.event_type, e.status, e.remaining_voltage,
                  e.duration_ms, 1, coalesce(sc.customers_served, 0),
                  coalesce(i.n, 0), coalesce(i.severe, 0), coalesce(i.moderate, 0),
@@ -353,19 +356,19 @@ BEGIN
     ), v_tz);
     v_from := v_from + interval '1 month';
   END LOOP;
-  RETURN (SELECT count(*) FROM public.analytics_daily);
+  RETURN (SELECT count(*) FROM public.analytics_monthly);
 END
 $$;
-COMMENT ON FUNCTION ctm_private.analytics_daily_rebuild() IS
-  'Recounts public.analytics_daily from every event and impact (returns its rows)';
+COMMENT ON FUNCTION ctm_private.analytics_monthly_rebuild() IS
+  'Recounts public.analytics_monthly from every event and impact (returns its rows)';
 
 -- Events ------------------------------------------------------------------------------------------
-CREATE FUNCTION ctm_private.analytics_daily_events_insert() RETURNS trigger
+CREATE FUNCTION ctm_private.analytics_monthly_events_insert() RETURNS trigger
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = ''
   AS $$
 BEGIN
-  PERFORM ctm_private.analytics_daily_apply(ARRAY(
+  PERFORM ctm_private.analytics_monthly_apply(ARRAY(
     SELECT ROW(e."timestamp", e.substation_id, e.event_type, e.status, e.remaining_voltage,
                e.duration_ms, 1, coalesce(sc.customers_served, 0), 0, 0, 0, 0)
              ::ctm_private.analytics_delta
@@ -377,12 +380,12 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION ctm_private.analytics_daily_events_update() RETURNS trigger
+CREATE FUNCTION ctm_private.analytics_monthly_events_update() RETURNS trigger
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = ''
   AS $$
 BEGIN
-  PERFORM ctm_private.analytics_daily_apply(ARRAY(
+  PERFORM ctm_private.analytics_monthly_apply(ARRAY(
     WITH changed AS MATERIALIZED (
       SELECT o.id,
              o."timestamp" AS o_at, o.substation_id AS o_sub, o.circuit_id AS o_circuit,
@@ -424,12 +427,12 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION ctm_private.analytics_daily_events_delete() RETURNS trigger
+CREATE FUNCTION ctm_private.analytics_monthly_events_delete() RETURNS trigger
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = ''
   AS $$
 BEGIN
-  PERFORM ctm_private.analytics_daily_apply(ARRAY(
+  PERFORM ctm_private.analytics_monthly_apply(ARRAY(
     SELECT ROW(e."timestamp", e.substation_id, e.event_type, e.status, e.remaining_voltage,
                e.duration_ms, -1, -coalesce(sc.customers_served, 0), 0, 0, 0, 0)
              ::ctm_private.analytics_delta
@@ -442,12 +445,12 @@ END
 $$;
 
 -- The impact rows of an event about to be deleted (see the header).
-CREATE FUNCTION ctm_private.analytics_daily_event_impacts_leaving() RETURNS trigger
+CREATE FUNCTION ctm_private.analytics_monthly_event_impacts_leaving() RETURNS trigger
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = ''
   AS $$
 BEGIN
-  PERFORM ctm_private.analytics_daily_apply(ARRAY(
+  PERFORM ctm_private.analytics_monthly_apply(ARRAY(
     SELECT ROW(OLD."timestamp", OLD.substation_id, OLD.event_type, OLD.status,
                OLD.remaining_voltage, OLD.duration_ms, 0, 0, -count(*),
                -count(*) FILTER (WHERE x.impact_level = 'severe'),
@@ -462,25 +465,25 @@ END
 $$;
 
 -- Named to fire before trigger_regenerate_customer_impacts (see the header).
-CREATE TRIGGER analytics_daily_events_insert
+CREATE TRIGGER analytics_monthly_events_insert
   AFTER INSERT ON public.pq_events
   REFERENCING NEW TABLE AS new_events
-  FOR EACH STATEMENT EXECUTE FUNCTION ctm_private.analytics_daily_events_insert();
-CREATE TRIGGER analytics_daily_events_update
+  FOR EACH STATEMENT EXECUTE FUNCTION ctm_private.analytics_monthly_events_insert();
+CREATE TRIGGER analytics_monthly_events_update
   AFTER UPDATE ON public.pq_events
   REFERENCING OLD TABLE AS old_events NEW TABLE AS new_events
-  FOR EACH STATEMENT EXECUTE FUNCTION ctm_private.analytics_daily_events_update();
-CREATE TRIGGER analytics_daily_events_delete
+  FOR EACH STATEMENT EXECUTE FUNCTION ctm_private.analytics_monthly_events_update();
+CREATE TRIGGER analytics_monthly_events_delete
   AFTER DELETE ON public.pq_events
   REFERENCING OLD TABLE AS old_events
-  FOR EACH STATEMENT EXECUTE FUNCTION ctm_private.analytics_daily_events_delete();
-CREATE TRIGGER analytics_daily_event_impacts_leaving
+  FOR EACH STATEMENT EXECUTE FUNCTION ctm_private.analytics_monthly_events_delete();
+CREATE TRIGGER analytics_monthly_event_impacts_leaving
   BEFORE DELETE ON public.pq_events
-  FOR EACH ROW EXECUTE FUNCTION ctm_private.analytics_daily_event_impacts_leaving();
+  FOR EACH ROW EXECUTE FUNCTION ctm_private.analytics_monthly_event_impacts_leaving();
 
 -- Impacts -----------------------------------------------------------------------------------------
 -- Impact rows of a statement, counted per event with a sign, joined to the event's current values.
-CREATE FUNCTION ctm_private.analytics_daily_impacts_changed() RETURNS trigger
+CREATE FUNCTION ctm_private.analytics_monthly_impacts_changed() RETURNS trigger
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = ''
   AS $$
@@ -488,9 +491,9 @@ DECLARE
   v_tz text := public.ctm_time_zone();
 BEGIN
   IF TG_OP IN ('UPDATE', 'DELETE') THEN
-    -- Rows removed (or the old side of an update): taken off their event's day. Rows whose event
-    -- is gone were taken off by analytics_daily_event_impacts_leaving.
-    PERFORM ctm_private.analytics_daily_apply(ARRAY(
+    -- Rows removed (or the old side of an update): taken off their event's month. Rows whose event
+    -- is gone were taken off by analytics_monthly_event_impacts_leaving.
+    PERFORM ctm_private.analytics_monthly_apply(ARRAY(
       SELECT ROW(e."timestamp", e.substation_id, e.event_type, e.status, e.remaining_voltage,
                  e.duration_ms, 0, 0, -x.n, -x.severe, -x.moderate, -x.minor)
                ::ctm_private.analytics_delta
@@ -503,7 +506,7 @@ BEGIN
     ), v_tz);
   END IF;
   IF TG_OP IN ('INSERT', 'UPDATE') THEN
-    PERFORM ctm_private.analytics_daily_apply(ARRAY(
+    PERFORM ctm_private.analytics_monthly_apply(ARRAY(
       SELECT ROW(e."timestamp", e.substation_id, e.event_type, e.status, e.remaining_voltage,
                  e.duration_ms, 0, 0, x.n, x.severe, x.moderate, x.minor)
                ::ctm_private.analytics_delta
@@ -519,27 +522,27 @@ BEGIN
 END
 $$;
 
-CREATE TRIGGER analytics_daily_impacts_insert
+CREATE TRIGGER analytics_monthly_impacts_insert
   AFTER INSERT ON public.event_customer_impact
   REFERENCING NEW TABLE AS new_impacts
-  FOR EACH STATEMENT EXECUTE FUNCTION ctm_private.analytics_daily_impacts_changed();
-CREATE TRIGGER analytics_daily_impacts_update
+  FOR EACH STATEMENT EXECUTE FUNCTION ctm_private.analytics_monthly_impacts_changed();
+CREATE TRIGGER analytics_monthly_impacts_update
   AFTER UPDATE ON public.event_customer_impact
   REFERENCING OLD TABLE AS old_impacts NEW TABLE AS new_impacts
-  FOR EACH STATEMENT EXECUTE FUNCTION ctm_private.analytics_daily_impacts_changed();
-CREATE TRIGGER analytics_daily_impacts_delete
+  FOR EACH STATEMENT EXECUTE FUNCTION ctm_private.analytics_monthly_impacts_changed();
+CREATE TRIGGER analytics_monthly_impacts_delete
   AFTER DELETE ON public.event_customer_impact
   REFERENCING OLD TABLE AS old_impacts
-  FOR EACH STATEMENT EXECUTE FUNCTION ctm_private.analytics_daily_impacts_changed();
+  FOR EACH STATEMENT EXECUTE FUNCTION ctm_private.analytics_monthly_impacts_changed();
 
 -- Emptied tables, a new time zone: recount ---------------------------------------------------------
-CREATE FUNCTION ctm_private.analytics_daily_recount() RETURNS trigger
+CREATE FUNCTION ctm_private.analytics_monthly_recount() RETURNS trigger
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = ''
   AS $$
 BEGIN
   IF TG_TABLE_NAME = 'ctm_settings' THEN
-    -- Only a change of the zone in effect (an unset zone is UTC) moves days.
+    -- Only a change of the zone in effect (an unset zone is UTC) moves events between months.
     IF coalesce(CASE WHEN TG_OP <> 'DELETE' AND NEW.key = 'time_zone' THEN NEW.value END, 'UTC')
        IS NOT DISTINCT FROM
        coalesce(CASE WHEN TG_OP <> 'INSERT' AND OLD.key = 'time_zone' THEN OLD.value END, 'UTC')
@@ -547,32 +550,32 @@ BEGIN
       RETURN NULL;
     END IF;
   END IF;
-  PERFORM ctm_private.analytics_daily_rebuild();
+  PERFORM ctm_private.analytics_monthly_rebuild();
   RETURN NULL;
 END
 $$;
 
-CREATE TRIGGER analytics_daily_events_truncate
+CREATE TRIGGER analytics_monthly_events_truncate
   AFTER TRUNCATE ON public.pq_events
-  FOR EACH STATEMENT EXECUTE FUNCTION ctm_private.analytics_daily_recount();
-CREATE TRIGGER analytics_daily_impacts_truncate
+  FOR EACH STATEMENT EXECUTE FUNCTION ctm_private.analytics_monthly_recount();
+CREATE TRIGGER analytics_monthly_impacts_truncate
   AFTER TRUNCATE ON public.event_customer_impact
-  FOR EACH STATEMENT EXECUTE FUNCTION ctm_private.analytics_daily_recount();
-CREATE TRIGGER analytics_daily_time_zone_insert
+  FOR EACH STATEMENT EXECUTE FUNCTION ctm_private.analytics_monthly_recount();
+CREATE TRIGGER analytics_monthly_time_zone_insert
   AFTER INSERT ON public.ctm_settings
   FOR EACH ROW WHEN (NEW.key = 'time_zone')
-  EXECUTE FUNCTION ctm_private.analytics_daily_recount();
-CREATE TRIGGER analytics_daily_time_zone_update
+  EXECUTE FUNCTION ctm_private.analytics_monthly_recount();
+CREATE TRIGGER analytics_monthly_time_zone_update
   AFTER UPDATE ON public.ctm_settings
   FOR EACH ROW WHEN (OLD.key = 'time_zone' OR NEW.key = 'time_zone')
-  EXECUTE FUNCTION ctm_private.analytics_daily_recount();
-CREATE TRIGGER analytics_daily_time_zone_delete
+  EXECUTE FUNCTION ctm_private.analytics_monthly_recount();
+CREATE TRIGGER analytics_monthly_time_zone_delete
   AFTER DELETE ON public.ctm_settings
   FOR EACH ROW WHEN (OLD.key = 'time_zone')
-  EXECUTE FUNCTION ctm_private.analytics_daily_recount();
+  EXECUTE FUNCTION ctm_private.analytics_monthly_recount();
 
 -- customers_served: served_X follows today's value --------------------------------------------------
-CREATE FUNCTION ctm_private.analytics_daily_served_changed() RETURNS trigger
+CREATE FUNCTION ctm_private.analytics_monthly_served_changed() RETURNS trigger
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = ''
   AS $$
@@ -599,7 +602,7 @@ BEGIN
   IF coalesce(cardinality(v_substations), 0) = 0 THEN
     RETURN NULL;
   END IF;
-  PERFORM ctm_private.analytics_daily_apply(ARRAY(
+  PERFORM ctm_private.analytics_monthly_apply(ARRAY(
     WITH change AS (
       SELECT c.substation_id, c.circuit_id, sum(c.served) AS served
       FROM unnest(v_substations, v_circuits, v_served) AS c(substation_id, circuit_id, served)
@@ -616,18 +619,18 @@ BEGIN
 END
 $$;
 
-CREATE TRIGGER analytics_daily_served_insert
+CREATE TRIGGER analytics_monthly_served_insert
   AFTER INSERT ON public.substation_circuits
   REFERENCING NEW TABLE AS new_circuits
-  FOR EACH STATEMENT EXECUTE FUNCTION ctm_private.analytics_daily_served_changed();
-CREATE TRIGGER analytics_daily_served_update
+  FOR EACH STATEMENT EXECUTE FUNCTION ctm_private.analytics_monthly_served_changed();
+CREATE TRIGGER analytics_monthly_served_update
   AFTER UPDATE ON public.substation_circuits
   REFERENCING OLD TABLE AS old_circuits NEW TABLE AS new_circuits
-  FOR EACH STATEMENT EXECUTE FUNCTION ctm_private.analytics_daily_served_changed();
-CREATE TRIGGER analytics_daily_served_delete
+  FOR EACH STATEMENT EXECUTE FUNCTION ctm_private.analytics_monthly_served_changed();
+CREATE TRIGGER analytics_monthly_served_delete
   AFTER DELETE ON public.substation_circuits
   REFERENCING OLD TABLE AS old_circuits
-  FOR EACH STATEMENT EXECUTE FUNCTION ctm_private.analytics_daily_served_changed();
+  FOR EACH STATEMENT EXECUTE FUNCTION ctm_private.analytics_monthly_served_changed();
 
 -- Fill it from what is there.
-SELECT ctm_private.analytics_daily_rebuild();
+SELECT ctm_private.analytics_monthly_rebuild();
