@@ -39,14 +39,15 @@ SUBSTATION_COLUMNS: list[str] = [
 # - a blind-spot event is a recent event of the substation whose (substation, circuit) has no active
 #   mapping today (events without a circuit included: nobody can be told they were hit);
 # - recent means timestamp >= now() - :days days; impacts count by their event's timestamp (read
-#   from public.analytics_daily, the day summary, plus the rows of the window's first partial day).
+#   from public.analytics_monthly, the month summary, plus the rows of the window's first, partial month).
 # Events without a substation belong to no row and are not counted anywhere. The last column counts
 # customers mapped anywhere (one customer on two substations counts once) for the KPI tile.
 _BY_SUBSTATION_SQL = """
 WITH RECURSIVE bounds AS (
+  -- The window's start, and the local month it falls in.
   SELECT now() - make_interval(days => :days) AS since,
-         CAST((now() - make_interval(days => :days)) AT TIME ZONE CAST(:time_zone AS text) AS date)
-           AS first_day
+         CAST(date_trunc('month', (now() - make_interval(days => :days))
+                                  AT TIME ZONE CAST(:time_zone AS text)) AS date) AS first_month
 ),
 event_circuits AS (
   -- Distinct (substation, circuit) pairs of the events by hopping along the index on
@@ -102,22 +103,22 @@ recent_events AS (
   GROUP BY e.substation_id
 ),
 impacts AS (
-  -- Impact rows by level from public.analytics_daily (per local day, kept exact by triggers):
-  -- "recent" whole days after the day the window starts in, plus that first, partial day
-  -- counted from the rows themselves (events from the window's start to the next local midnight).
+  -- Impact rows by level from public.analytics_monthly (per local month, kept exact by
+  -- triggers): "recent" = the whole months after the one the window starts in, plus that first,
+  -- partial month counted from the rows (events from the window's start to the next month).
   SELECT substation_id,
          sum(severe_recent) AS severe_recent, sum(moderate_recent) AS moderate_recent,
          sum(minor_recent) AS minor_recent, sum(severe_all) AS severe_all,
          sum(moderate_all) AS moderate_all, sum(minor_all) AS minor_all
   FROM (
     SELECT a.substation_id,
-           sum(a.impacts_severe) FILTER (WHERE a.day > b.first_day) AS severe_recent,
-           sum(a.impacts_moderate) FILTER (WHERE a.day > b.first_day) AS moderate_recent,
-           sum(a.impacts_minor) FILTER (WHERE a.day > b.first_day) AS minor_recent,
+           sum(a.impacts_severe) FILTER (WHERE a.month > b.first_month) AS severe_recent,
+           sum(a.impacts_moderate) FILTER (WHERE a.month > b.first_month) AS moderate_recent,
+           sum(a.impacts_minor) FILTER (WHERE a.month > b.first_month) AS minor_recent,
            sum(a.impacts_severe) AS severe_all,
            sum(a.impacts_moderate) AS moderate_all,
            sum(a.impacts_minor) AS minor_all
-    FROM public.analytics_daily AS a CROSS JOIN bounds AS b
+    FROM public.analytics_monthly AS a CROSS JOIN bounds AS b
     WHERE a.substation_id IS NOT NULL
     GROUP BY a.substation_id
     UNION ALL
@@ -129,7 +130,8 @@ impacts AS (
     FROM bounds AS b
     JOIN public.pq_events AS e
       ON e."timestamp" >= b.since
-     AND e."timestamp" < (CAST(b.first_day + 1 AS timestamp) AT TIME ZONE CAST(:time_zone AS text))
+     AND e."timestamp" < (CAST(b.first_month + interval '1 month' AS timestamp)
+                          AT TIME ZONE CAST(:time_zone AS text))
     JOIN public.event_customer_impact AS i ON i.event_id = e.id
     WHERE e.substation_id IS NOT NULL
     GROUP BY e.substation_id

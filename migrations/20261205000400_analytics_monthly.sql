@@ -24,7 +24,9 @@
 --
 -- How it stays exact: every change is turned into signed delta rows (ctm_private.analytics_delta:
 -- an event's values, its sign, its customers_served, its impact rows by level) and added by one
--- statement, ctm_private.analytics_monthly_apply:
+-- statement: ctm_private.analytics_monthly_apply_events for the event measures (counts, served,
+-- ride-through), ctm_private.analytics_monthly_apply_impacts for the impact rows (hits_X, levels),
+-- so a bulk load's event and impact triggers each aggregate only their own columns:
 --   pq_events INSERT       +1 per event;
 --   pq_events UPDATE       of timestamp, place, type, status, residual or duration: the old values
 --                          minus (with the event's impact rows), the new plus. This trigger is
@@ -149,8 +151,9 @@ CREATE TYPE ctm_private.analytics_delta AS (
   n_minor           integer
 );
 
--- Adds a batch of deltas to the summary: one statement, grouped by (month, substation, swell).
-CREATE FUNCTION ctm_private.analytics_monthly_apply(p_deltas ctm_private.analytics_delta[], p_tz text)
+-- Adds a batch of deltas to the event measures of the summary: one statement, grouped by (month,
+-- substation, swell).
+CREATE FUNCTION ctm_private.analytics_monthly_apply_events(p_deltas ctm_private.analytics_delta[], p_tz text)
   RETURNS void
   LANGUAGE plpgsql
   SET search_path = ''
@@ -160,67 +163,48 @@ BEGIN
     RETURN;
   END IF;
   INSERT INTO public.analytics_monthly AS a (month, substation_id, swell,
-  impacts_severe, impacts_moderate, impacts_minor, unplaced, no_residual, too_long, events_10,
-  hits_10, served_10, events_20, hits_20, served_20, events_30, hits_30, served_30, events_40,
-  hits_40, served_40, events_50, hits_50, served_50, events_60, hits_60, served_60, events_70,
-  hits_70, served_70, events_80, hits_80, served_80, events_90, hits_90, served_90, events_110,
-  hits_110, served_110, events_120, hits_120, served_120, events_130, hits_130, served_130,
-  events_140, hits_140, served_140, events_itic, hits_itic, served_itic, events_semi_f47,
-  hits_semi_f47, served_semi_f47, rt_itic_within, rt_itic_outside, rt_itic_not_covered,
+  unplaced, no_residual, too_long, events_10, served_10, events_20, served_20, events_30,
+  served_30, events_40, served_40, events_50, served_50, events_60, served_60, events_70,
+  served_70, events_80, served_80, events_90, served_90, events_110, served_110, events_120,
+  served_120, events_130, served_130, events_140, served_140, events_itic, served_itic,
+  events_semi_f47, served_semi_f47, rt_itic_within, rt_itic_outside, rt_itic_not_covered,
   rt_semi_f47_within, rt_semi_f47_outside, rt_semi_f47_not_covered, rt_iec50_within,
   rt_iec50_outside, rt_iec50_not_covered, rt_iec60_within, rt_iec60_outside,
   rt_iec60_not_covered)
-  SELECT date_trunc('month', d.at AT TIME ZONE p_tz)::date, d.substation_id, coalesce(d.event_type = 'voltage_swell', false),
-         coalesce(sum(d.n_severe), 0),
-         coalesce(sum(d.n_moderate), 0),
-         coalesce(sum(d.n_minor), 0),
+  SELECT date_trunc('month', d.at AT TIME ZONE p_tz)::date, d.substation_id,
+         coalesce(d.event_type = 'voltage_swell', false),
          coalesce(sum(d.n_events) FILTER (WHERE c.base AND (c.r IS NULL OR c.d IS NULL)), 0),
          coalesce(sum(d.n_events) FILTER (WHERE c.base AND c.r IS NULL), 0),
          coalesce(sum(d.n_events) FILTER (WHERE c.base AND c.r IS NOT NULL AND c.d > 60000), 0),
          coalesce(sum(d.n_events) FILTER (WHERE c.counted AND c.r < 10), 0),
-         coalesce(sum(d.n_impacts) FILTER (WHERE c.counted AND c.r < 10), 0),
          coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r < 10), 0),
          coalesce(sum(d.n_events) FILTER (WHERE c.counted AND c.r < 20), 0),
-         coalesce(sum(d.n_impacts) FILTER (WHERE c.counted AND c.r < 20), 0),
          coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r < 20), 0),
          coalesce(sum(d.n_events) FILTER (WHERE c.counted AND c.r < 30), 0),
-         coalesce(sum(d.n_impacts) FILTER (WHERE c.counted AND c.r < 30), 0),
          coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r < 30), 0),
          coalesce(sum(d.n_events) FILTER (WHERE c.counted AND c.r < 40), 0),
-         coalesce(sum(d.n_impacts) FILTER (WHERE c.counted AND c.r < 40), 0),
          coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r < 40), 0),
          coalesce(sum(d.n_events) FILTER (WHERE c.counted AND c.r < 50), 0),
-         coalesce(sum(d.n_impacts) FILTER (WHERE c.counted AND c.r < 50), 0),
          coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r < 50), 0),
          coalesce(sum(d.n_events) FILTER (WHERE c.counted AND c.r < 60), 0),
-         coalesce(sum(d.n_impacts) FILTER (WHERE c.counted AND c.r < 60), 0),
          coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r < 60), 0),
          coalesce(sum(d.n_events) FILTER (WHERE c.counted AND c.r < 70), 0),
-         coalesce(sum(d.n_impacts) FILTER (WHERE c.counted AND c.r < 70), 0),
          coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r < 70), 0),
          coalesce(sum(d.n_events) FILTER (WHERE c.counted AND c.r < 80), 0),
-         coalesce(sum(d.n_impacts) FILTER (WHERE c.counted AND c.r < 80), 0),
          coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r < 80), 0),
          coalesce(sum(d.n_events) FILTER (WHERE c.counted AND c.r < 90), 0),
-         coalesce(sum(d.n_impacts) FILTER (WHERE c.counted AND c.r < 90), 0),
          coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r < 90), 0),
          coalesce(sum(d.n_events) FILTER (WHERE c.counted AND c.r > 110), 0),
-         coalesce(sum(d.n_impacts) FILTER (WHERE c.counted AND c.r > 110), 0),
          coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r > 110), 0),
          coalesce(sum(d.n_events) FILTER (WHERE c.counted AND c.r > 120), 0),
-         coalesce(sum(d.n_impacts) FILTER (WHERE c.counted AND c.r > 120), 0),
          coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r > 120), 0),
          coalesce(sum(d.n_events) FILTER (WHERE c.counted AND c.r > 130), 0),
-         coalesce(sum(d.n_impacts) FILTER (WHERE c.counted AND c.r > 130), 0),
          coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r > 130), 0),
          coalesce(sum(d.n_events) FILTER (WHERE c.counted AND c.r > 140), 0),
-         coalesce(sum(d.n_impacts) FILTER (WHERE c.counted AND c.r > 140), 0),
          coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r > 140), 0),
          coalesce(sum(d.n_events) FILTER (WHERE c.counted AND c.v_itic = 'outside'), 0),
-         coalesce(sum(d.n_impacts) FILTER (WHERE c.counted AND c.v_itic = 'outside'), 0),
          coalesce(sum(d.served) FILTER (WHERE c.counted AND c.v_itic = 'outside'), 0),
          coalesce(sum(d.n_events) FILTER (WHERE c.counted AND c.v_semi_f47 = 'outside'), 0),
-         coalesce(sum(d.n_impacts) FILTER (WHERE c.counted AND c.v_semi_f47 = 'outside'), 0),
          coalesce(sum(d.served) FILTER (WHERE c.counted AND c.v_semi_f47 = 'outside'), 0),
          coalesce(sum(d.n_events) FILTER (WHERE c.placed AND c.v_itic = 'within'), 0),
          coalesce(sum(d.n_events) FILTER (WHERE c.placed AND c.v_itic = 'outside'), 0),
@@ -255,56 +239,38 @@ BEGIN
   GROUP BY 1, 2, 3
   ORDER BY 1, 2, 3
   ON CONFLICT ON CONSTRAINT analytics_monthly_key DO UPDATE SET
-    impacts_severe = a.impacts_severe + EXCLUDED.impacts_severe,
-    impacts_moderate = a.impacts_moderate + EXCLUDED.impacts_moderate,
-    impacts_minor = a.impacts_minor + EXCLUDED.impacts_minor,
     unplaced = a.unplaced + EXCLUDED.unplaced,
     no_residual = a.no_residual + EXCLUDED.no_residual,
     too_long = a.too_long + EXCLUDED.too_long,
     events_10 = a.events_10 + EXCLUDED.events_10,
-    hits_10 = a.hits_10 + EXCLUDED.hits_10,
     served_10 = a.served_10 + EXCLUDED.served_10,
     events_20 = a.events_20 + EXCLUDED.events_20,
-    hits_20 = a.hits_20 + EXCLUDED.hits_20,
     served_20 = a.served_20 + EXCLUDED.served_20,
     events_30 = a.events_30 + EXCLUDED.events_30,
-    hits_30 = a.hits_30 + EXCLUDED.hits_30,
     served_30 = a.served_30 + EXCLUDED.served_30,
     events_40 = a.events_40 + EXCLUDED.events_40,
-    hits_40 = a.hits_40 + EXCLUDED.hits_40,
     served_40 = a.served_40 + EXCLUDED.served_40,
     events_50 = a.events_50 + EXCLUDED.events_50,
-    hits_50 = a.hits_50 + EXCLUDED.hits_50,
     served_50 = a.served_50 + EXCLUDED.served_50,
     events_60 = a.events_60 + EXCLUDED.events_60,
-    hits_60 = a.hits_60 + EXCLUDED.hits_60,
     served_60 = a.served_60 + EXCLUDED.served_60,
     events_70 = a.events_70 + EXCLUDED.events_70,
-    hits_70 = a.hits_70 + EXCLUDED.hits_70,
     served_70 = a.served_70 + EXCLUDED.served_70,
     events_80 = a.events_80 + EXCLUDED.events_80,
-    hits_80 = a.hits_80 + EXCLUDED.hits_80,
     served_80 = a.served_80 + EXCLUDED.served_80,
     events_90 = a.events_90 + EXCLUDED.events_90,
-    hits_90 = a.hits_90 + EXCLUDED.hits_90,
     served_90 = a.served_90 + EXCLUDED.served_90,
     events_110 = a.events_110 + EXCLUDED.events_110,
-    hits_110 = a.hits_110 + EXCLUDED.hits_110,
     served_110 = a.served_110 + EXCLUDED.served_110,
     events_120 = a.events_120 + EXCLUDED.events_120,
-    hits_120 = a.hits_120 + EXCLUDED.hits_120,
     served_120 = a.served_120 + EXCLUDED.served_120,
     events_130 = a.events_130 + EXCLUDED.events_130,
-    hits_130 = a.hits_130 + EXCLUDED.hits_130,
     served_130 = a.served_130 + EXCLUDED.served_130,
     events_140 = a.events_140 + EXCLUDED.events_140,
-    hits_140 = a.hits_140 + EXCLUDED.hits_140,
     served_140 = a.served_140 + EXCLUDED.served_140,
     events_itic = a.events_itic + EXCLUDED.events_itic,
-    hits_itic = a.hits_itic + EXCLUDED.hits_itic,
     served_itic = a.served_itic + EXCLUDED.served_itic,
     events_semi_f47 = a.events_semi_f47 + EXCLUDED.events_semi_f47,
-    hits_semi_f47 = a.hits_semi_f47 + EXCLUDED.hits_semi_f47,
     served_semi_f47 = a.served_semi_f47 + EXCLUDED.served_semi_f47,
     rt_itic_within = a.rt_itic_within + EXCLUDED.rt_itic_within,
     rt_itic_outside = a.rt_itic_outside + EXCLUDED.rt_itic_outside,
@@ -321,6 +287,81 @@ BEGIN
 END
 $$;
 
+-- Adds a batch of deltas to the impact-row measures of the summary: one statement, grouped by (month,
+-- substation, swell).
+CREATE FUNCTION ctm_private.analytics_monthly_apply_impacts(p_deltas ctm_private.analytics_delta[], p_tz text)
+  RETURNS void
+  LANGUAGE plpgsql
+  SET search_path = ''
+  AS $$
+BEGIN
+  IF coalesce(cardinality(p_deltas), 0) = 0 THEN
+    RETURN;
+  END IF;
+  INSERT INTO public.analytics_monthly AS a (month, substation_id, swell,
+  impacts_severe, impacts_moderate, impacts_minor, hits_10, hits_20, hits_30, hits_40, hits_50,
+  hits_60, hits_70, hits_80, hits_90, hits_110, hits_120, hits_130, hits_140, hits_itic,
+  hits_semi_f47)
+  SELECT date_trunc('month', d.at AT TIME ZONE p_tz)::date, d.substation_id,
+         coalesce(d.event_type = 'voltage_swell', false),
+         coalesce(sum(d.n_severe), 0),
+         coalesce(sum(d.n_moderate), 0),
+         coalesce(sum(d.n_minor), 0),
+         coalesce(sum(d.n_impacts) FILTER (WHERE c.counted AND c.r < 10), 0),
+         coalesce(sum(d.n_impacts) FILTER (WHERE c.counted AND c.r < 20), 0),
+         coalesce(sum(d.n_impacts) FILTER (WHERE c.counted AND c.r < 30), 0),
+         coalesce(sum(d.n_impacts) FILTER (WHERE c.counted AND c.r < 40), 0),
+         coalesce(sum(d.n_impacts) FILTER (WHERE c.counted AND c.r < 50), 0),
+         coalesce(sum(d.n_impacts) FILTER (WHERE c.counted AND c.r < 60), 0),
+         coalesce(sum(d.n_impacts) FILTER (WHERE c.counted AND c.r < 70), 0),
+         coalesce(sum(d.n_impacts) FILTER (WHERE c.counted AND c.r < 80), 0),
+         coalesce(sum(d.n_impacts) FILTER (WHERE c.counted AND c.r < 90), 0),
+         coalesce(sum(d.n_impacts) FILTER (WHERE c.counted AND c.r > 110), 0),
+         coalesce(sum(d.n_impacts) FILTER (WHERE c.counted AND c.r > 120), 0),
+         coalesce(sum(d.n_impacts) FILTER (WHERE c.counted AND c.r > 130), 0),
+         coalesce(sum(d.n_impacts) FILTER (WHERE c.counted AND c.r > 140), 0),
+         coalesce(sum(d.n_impacts) FILTER (WHERE c.counted AND c.v_itic = 'outside'), 0),
+         coalesce(sum(d.n_impacts) FILTER (WHERE c.counted AND c.v_semi_f47 = 'outside'), 0)
+  FROM unnest(p_deltas) AS d
+  CROSS JOIN LATERAL (
+    -- Each event's rules once (OFFSET 0 keeps the planner from copying them into every sum).
+    SELECT v.base, v.r, v.d,
+           v.base AND v.r IS NOT NULL AND (v.d IS NULL OR v.d <= 60000) AS counted,
+           v.base AND v.r IS NOT NULL AND v.d IS NOT NULL AS placed,
+           ctm_private.verdict_itic(v.r, v.d) AS v_itic,
+           ctm_private.verdict_semi_f47(v.r, v.d) AS v_semi_f47
+    FROM (SELECT coalesce(d.status <> 'false', false)
+                   AND (d.event_type IS NULL
+                        OR d.event_type IN ('voltage_dip', 'voltage_swell', 'interruption')) AS base,
+                 coalesce(d.remaining_voltage,
+                          CASE WHEN d.event_type = 'interruption' THEN 0 END) AS r,
+                 d.duration_ms AS d) AS v
+    OFFSET 0
+  ) AS c
+  GROUP BY 1, 2, 3
+  ORDER BY 1, 2, 3
+  ON CONFLICT ON CONSTRAINT analytics_monthly_key DO UPDATE SET
+    impacts_severe = a.impacts_severe + EXCLUDED.impacts_severe,
+    impacts_moderate = a.impacts_moderate + EXCLUDED.impacts_moderate,
+    impacts_minor = a.impacts_minor + EXCLUDED.impacts_minor,
+    hits_10 = a.hits_10 + EXCLUDED.hits_10,
+    hits_20 = a.hits_20 + EXCLUDED.hits_20,
+    hits_30 = a.hits_30 + EXCLUDED.hits_30,
+    hits_40 = a.hits_40 + EXCLUDED.hits_40,
+    hits_50 = a.hits_50 + EXCLUDED.hits_50,
+    hits_60 = a.hits_60 + EXCLUDED.hits_60,
+    hits_70 = a.hits_70 + EXCLUDED.hits_70,
+    hits_80 = a.hits_80 + EXCLUDED.hits_80,
+    hits_90 = a.hits_90 + EXCLUDED.hits_90,
+    hits_110 = a.hits_110 + EXCLUDED.hits_110,
+    hits_120 = a.hits_120 + EXCLUDED.hits_120,
+    hits_130 = a.hits_130 + EXCLUDED.hits_130,
+    hits_140 = a.hits_140 + EXCLUDED.hits_140,
+    hits_itic = a.hits_itic + EXCLUDED.hits_itic,
+    hits_semi_f47 = a.hits_semi_f47 + EXCLUDED.hits_semi_f47;
+END
+$$;
+
 -- Rebuild from the events and impacts (migration, TRUNCATE, a new time zone): month by month, so
 -- no batch holds more than a month of events.
 CREATE FUNCTION ctm_private.analytics_monthly_rebuild() RETURNS bigint
@@ -332,12 +373,13 @@ DECLARE
   v_first timestamptz;
   v_last  timestamptz;
   v_from  timestamptz;
+  v_batch ctm_private.analytics_delta[];
 BEGIN
   DELETE FROM public.analytics_monthly;
   SELECT min(e."timestamp"), max(e."timestamp") INTO v_first, v_last FROM public.pq_events AS e;
   v_from := date_trunc('month', v_first);
   WHILE v_from <= v_last LOOP
-    PERFORM ctm_private.analytics_monthly_apply(ARRAY(
+    v_batch := ARRAY(
       SELECT ROW(e."timestamp", e.substation_id, e.event_type, e.status, e.remaining_voltage,
                  e.duration_ms, 1, coalesce(sc.customers_served, 0),
                  coalesce(i.n, 0), coalesce(i.severe, 0), coalesce(i.moderate, 0),
@@ -353,7 +395,9 @@ BEGIN
         FROM public.event_customer_impact AS x WHERE x.event_id = e.id
       ) AS i ON true
       WHERE e."timestamp" >= v_from AND e."timestamp" < v_from + interval '1 month'
-    ), v_tz);
+    );
+    PERFORM ctm_private.analytics_monthly_apply_events(v_batch, v_tz);
+    PERFORM ctm_private.analytics_monthly_apply_impacts(v_batch, v_tz);
     v_from := v_from + interval '1 month';
   END LOOP;
   RETURN (SELECT count(*) FROM public.analytics_monthly);
@@ -367,15 +411,139 @@ CREATE FUNCTION ctm_private.analytics_monthly_events_insert() RETURNS trigger
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = ''
   AS $$
+DECLARE
+  v_tz text := public.ctm_time_zone();
 BEGIN
-  PERFORM ctm_private.analytics_monthly_apply(ARRAY(
-    SELECT ROW(e."timestamp", e.substation_id, e.event_type, e.status, e.remaining_voltage,
-               e.duration_ms, 1, coalesce(sc.customers_served, 0), 0, 0, 0, 0)
-             ::ctm_private.analytics_delta
+  -- The statement of analytics_monthly_apply_events, reading the new rows directly (no array).
+  INSERT INTO public.analytics_monthly AS a (month, substation_id, swell,
+  unplaced, no_residual, too_long, events_10, served_10, events_20, served_20, events_30,
+  served_30, events_40, served_40, events_50, served_50, events_60, served_60, events_70,
+  served_70, events_80, served_80, events_90, served_90, events_110, served_110, events_120,
+  served_120, events_130, served_130, events_140, served_140, events_itic, served_itic,
+  events_semi_f47, served_semi_f47, rt_itic_within, rt_itic_outside, rt_itic_not_covered,
+  rt_semi_f47_within, rt_semi_f47_outside, rt_semi_f47_not_covered, rt_iec50_within,
+  rt_iec50_outside, rt_iec50_not_covered, rt_iec60_within, rt_iec60_outside,
+  rt_iec60_not_covered)
+  SELECT date_trunc('month', d.at AT TIME ZONE v_tz)::date, d.substation_id,
+         coalesce(d.event_type = 'voltage_swell', false),
+         coalesce(sum(d.n_events) FILTER (WHERE c.base AND (c.r IS NULL OR c.d IS NULL)), 0),
+         coalesce(sum(d.n_events) FILTER (WHERE c.base AND c.r IS NULL), 0),
+         coalesce(sum(d.n_events) FILTER (WHERE c.base AND c.r IS NOT NULL AND c.d > 60000), 0),
+         coalesce(sum(d.n_events) FILTER (WHERE c.counted AND c.r < 10), 0),
+         coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r < 10), 0),
+         coalesce(sum(d.n_events) FILTER (WHERE c.counted AND c.r < 20), 0),
+         coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r < 20), 0),
+         coalesce(sum(d.n_events) FILTER (WHERE c.counted AND c.r < 30), 0),
+         coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r < 30), 0),
+         coalesce(sum(d.n_events) FILTER (WHERE c.counted AND c.r < 40), 0),
+         coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r < 40), 0),
+         coalesce(sum(d.n_events) FILTER (WHERE c.counted AND c.r < 50), 0),
+         coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r < 50), 0),
+         coalesce(sum(d.n_events) FILTER (WHERE c.counted AND c.r < 60), 0),
+         coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r < 60), 0),
+         coalesce(sum(d.n_events) FILTER (WHERE c.counted AND c.r < 70), 0),
+         coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r < 70), 0),
+         coalesce(sum(d.n_events) FILTER (WHERE c.counted AND c.r < 80), 0),
+         coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r < 80), 0),
+         coalesce(sum(d.n_events) FILTER (WHERE c.counted AND c.r < 90), 0),
+         coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r < 90), 0),
+         coalesce(sum(d.n_events) FILTER (WHERE c.counted AND c.r > 110), 0),
+         coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r > 110), 0),
+         coalesce(sum(d.n_events) FILTER (WHERE c.counted AND c.r > 120), 0),
+         coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r > 120), 0),
+         coalesce(sum(d.n_events) FILTER (WHERE c.counted AND c.r > 130), 0),
+         coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r > 130), 0),
+         coalesce(sum(d.n_events) FILTER (WHERE c.counted AND c.r > 140), 0),
+         coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r > 140), 0),
+         coalesce(sum(d.n_events) FILTER (WHERE c.counted AND c.v_itic = 'outside'), 0),
+         coalesce(sum(d.served) FILTER (WHERE c.counted AND c.v_itic = 'outside'), 0),
+         coalesce(sum(d.n_events) FILTER (WHERE c.counted AND c.v_semi_f47 = 'outside'), 0),
+         coalesce(sum(d.served) FILTER (WHERE c.counted AND c.v_semi_f47 = 'outside'), 0),
+         coalesce(sum(d.n_events) FILTER (WHERE c.placed AND c.v_itic = 'within'), 0),
+         coalesce(sum(d.n_events) FILTER (WHERE c.placed AND c.v_itic = 'outside'), 0),
+         coalesce(sum(d.n_events) FILTER (WHERE c.placed AND c.v_itic = 'not covered'), 0),
+         coalesce(sum(d.n_events) FILTER (WHERE c.placed AND c.v_semi_f47 = 'within'), 0),
+         coalesce(sum(d.n_events) FILTER (WHERE c.placed AND c.v_semi_f47 = 'outside'), 0),
+         coalesce(sum(d.n_events) FILTER (WHERE c.placed AND c.v_semi_f47 = 'not covered'), 0),
+         coalesce(sum(d.n_events) FILTER (WHERE c.placed AND c.v_iec50 = 'within'), 0),
+         coalesce(sum(d.n_events) FILTER (WHERE c.placed AND c.v_iec50 = 'outside'), 0),
+         coalesce(sum(d.n_events) FILTER (WHERE c.placed AND c.v_iec50 = 'not covered'), 0),
+         coalesce(sum(d.n_events) FILTER (WHERE c.placed AND c.v_iec60 = 'within'), 0),
+         coalesce(sum(d.n_events) FILTER (WHERE c.placed AND c.v_iec60 = 'outside'), 0),
+         coalesce(sum(d.n_events) FILTER (WHERE c.placed AND c.v_iec60 = 'not covered'), 0)
+  FROM (
+    SELECT e."timestamp" AS at, e.substation_id, e.event_type, e.status, e.remaining_voltage,
+           e.duration_ms, 1 AS n_events, coalesce(sc.customers_served, 0) AS served,
+           0 AS n_impacts, 0 AS n_severe, 0 AS n_moderate, 0 AS n_minor
     FROM new_events AS e
     LEFT JOIN public.substation_circuits AS sc
       ON sc.substation_id = e.substation_id AND sc.circuit_id = e.circuit_id
-  ), public.ctm_time_zone());
+  ) AS d
+  CROSS JOIN LATERAL (
+    -- Each event's rules once (OFFSET 0 keeps the planner from copying them into every sum).
+    SELECT v.base, v.r, v.d,
+           v.base AND v.r IS NOT NULL AND (v.d IS NULL OR v.d <= 60000) AS counted,
+           v.base AND v.r IS NOT NULL AND v.d IS NOT NULL AS placed,
+           ctm_private.verdict_itic(v.r, v.d) AS v_itic,
+           ctm_private.verdict_semi_f47(v.r, v.d) AS v_semi_f47,
+           ctm_private.verdict_iec_61000_4_34(v.r, v.d, 50) AS v_iec50,
+           ctm_private.verdict_iec_61000_4_34(v.r, v.d, 60) AS v_iec60
+    FROM (SELECT coalesce(d.status <> 'false', false)
+                   AND (d.event_type IS NULL
+                        OR d.event_type IN ('voltage_dip', 'voltage_swell', 'interruption')) AS base,
+                 coalesce(d.remaining_voltage,
+                          CASE WHEN d.event_type = 'interruption' THEN 0 END) AS r,
+                 d.duration_ms AS d) AS v
+    OFFSET 0
+  ) AS c
+  GROUP BY 1, 2, 3
+  ORDER BY 1, 2, 3
+  ON CONFLICT ON CONSTRAINT analytics_monthly_key DO UPDATE SET
+    unplaced = a.unplaced + EXCLUDED.unplaced,
+    no_residual = a.no_residual + EXCLUDED.no_residual,
+    too_long = a.too_long + EXCLUDED.too_long,
+    events_10 = a.events_10 + EXCLUDED.events_10,
+    served_10 = a.served_10 + EXCLUDED.served_10,
+    events_20 = a.events_20 + EXCLUDED.events_20,
+    served_20 = a.served_20 + EXCLUDED.served_20,
+    events_30 = a.events_30 + EXCLUDED.events_30,
+    served_30 = a.served_30 + EXCLUDED.served_30,
+    events_40 = a.events_40 + EXCLUDED.events_40,
+    served_40 = a.served_40 + EXCLUDED.served_40,
+    events_50 = a.events_50 + EXCLUDED.events_50,
+    served_50 = a.served_50 + EXCLUDED.served_50,
+    events_60 = a.events_60 + EXCLUDED.events_60,
+    served_60 = a.served_60 + EXCLUDED.served_60,
+    events_70 = a.events_70 + EXCLUDED.events_70,
+    served_70 = a.served_70 + EXCLUDED.served_70,
+    events_80 = a.events_80 + EXCLUDED.events_80,
+    served_80 = a.served_80 + EXCLUDED.served_80,
+    events_90 = a.events_90 + EXCLUDED.events_90,
+    served_90 = a.served_90 + EXCLUDED.served_90,
+    events_110 = a.events_110 + EXCLUDED.events_110,
+    served_110 = a.served_110 + EXCLUDED.served_110,
+    events_120 = a.events_120 + EXCLUDED.events_120,
+    served_120 = a.served_120 + EXCLUDED.served_120,
+    events_130 = a.events_130 + EXCLUDED.events_130,
+    served_130 = a.served_130 + EXCLUDED.served_130,
+    events_140 = a.events_140 + EXCLUDED.events_140,
+    served_140 = a.served_140 + EXCLUDED.served_140,
+    events_itic = a.events_itic + EXCLUDED.events_itic,
+    served_itic = a.served_itic + EXCLUDED.served_itic,
+    events_semi_f47 = a.events_semi_f47 + EXCLUDED.events_semi_f47,
+    served_semi_f47 = a.served_semi_f47 + EXCLUDED.served_semi_f47,
+    rt_itic_within = a.rt_itic_within + EXCLUDED.rt_itic_within,
+    rt_itic_outside = a.rt_itic_outside + EXCLUDED.rt_itic_outside,
+    rt_itic_not_covered = a.rt_itic_not_covered + EXCLUDED.rt_itic_not_covered,
+    rt_semi_f47_within = a.rt_semi_f47_within + EXCLUDED.rt_semi_f47_within,
+    rt_semi_f47_outside = a.rt_semi_f47_outside + EXCLUDED.rt_semi_f47_outside,
+    rt_semi_f47_not_covered = a.rt_semi_f47_not_covered + EXCLUDED.rt_semi_f47_not_covered,
+    rt_iec50_within = a.rt_iec50_within + EXCLUDED.rt_iec50_within,
+    rt_iec50_outside = a.rt_iec50_outside + EXCLUDED.rt_iec50_outside,
+    rt_iec50_not_covered = a.rt_iec50_not_covered + EXCLUDED.rt_iec50_not_covered,
+    rt_iec60_within = a.rt_iec60_within + EXCLUDED.rt_iec60_within,
+    rt_iec60_outside = a.rt_iec60_outside + EXCLUDED.rt_iec60_outside,
+    rt_iec60_not_covered = a.rt_iec60_not_covered + EXCLUDED.rt_iec60_not_covered;
   RETURN NULL;
 END
 $$;
@@ -384,8 +552,11 @@ CREATE FUNCTION ctm_private.analytics_monthly_events_update() RETURNS trigger
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = ''
   AS $$
+DECLARE
+  v_batch ctm_private.analytics_delta[];
+  v_tz text := public.ctm_time_zone();
 BEGIN
-  PERFORM ctm_private.analytics_monthly_apply(ARRAY(
+  v_batch := ARRAY(
     WITH changed AS MATERIALIZED (
       SELECT o.id,
              o."timestamp" AS o_at, o.substation_id AS o_sub, o.circuit_id AS o_circuit,
@@ -422,7 +593,9 @@ BEGIN
     FROM changed AS c JOIN hits AS h ON h.id = c.id
     LEFT JOIN public.substation_circuits AS sc
       ON sc.substation_id = c.n_sub AND sc.circuit_id = c.n_circuit
-  ), public.ctm_time_zone());
+  );
+  PERFORM ctm_private.analytics_monthly_apply_events(v_batch, v_tz);
+  PERFORM ctm_private.analytics_monthly_apply_impacts(v_batch, v_tz);
   RETURN NULL;
 END
 $$;
@@ -432,7 +605,7 @@ CREATE FUNCTION ctm_private.analytics_monthly_events_delete() RETURNS trigger
   SET search_path = ''
   AS $$
 BEGIN
-  PERFORM ctm_private.analytics_monthly_apply(ARRAY(
+  PERFORM ctm_private.analytics_monthly_apply_events(ARRAY(
     SELECT ROW(e."timestamp", e.substation_id, e.event_type, e.status, e.remaining_voltage,
                e.duration_ms, -1, -coalesce(sc.customers_served, 0), 0, 0, 0, 0)
              ::ctm_private.analytics_delta
@@ -450,7 +623,7 @@ CREATE FUNCTION ctm_private.analytics_monthly_event_impacts_leaving() RETURNS tr
   SET search_path = ''
   AS $$
 BEGIN
-  PERFORM ctm_private.analytics_monthly_apply(ARRAY(
+  PERFORM ctm_private.analytics_monthly_apply_impacts(ARRAY(
     SELECT ROW(OLD."timestamp", OLD.substation_id, OLD.event_type, OLD.status,
                OLD.remaining_voltage, OLD.duration_ms, 0, 0, -count(*),
                -count(*) FILTER (WHERE x.impact_level = 'severe'),
@@ -493,30 +666,92 @@ BEGIN
   IF TG_OP IN ('UPDATE', 'DELETE') THEN
     -- Rows removed (or the old side of an update): taken off their event's month. Rows whose event
     -- is gone were taken off by analytics_monthly_event_impacts_leaving.
-    PERFORM ctm_private.analytics_monthly_apply(ARRAY(
+    PERFORM ctm_private.analytics_monthly_apply_impacts(ARRAY(
       SELECT ROW(e."timestamp", e.substation_id, e.event_type, e.status, e.remaining_voltage,
                  e.duration_ms, 0, 0, -x.n, -x.severe, -x.moderate, -x.minor)
                ::ctm_private.analytics_delta
       FROM (SELECT o.event_id, count(*) AS n,
-                   count(*) FILTER (WHERE o.impact_level = 'severe') AS severe,
-                   count(*) FILTER (WHERE o.impact_level = 'moderate') AS moderate,
-                   count(*) FILTER (WHERE o.impact_level = 'minor') AS minor
-            FROM old_impacts AS o GROUP BY o.event_id) AS x
+                   CASE WHEN o.impact_level = 'severe' THEN count(*) ELSE 0 END AS severe,
+                   CASE WHEN o.impact_level = 'moderate' THEN count(*) ELSE 0 END AS moderate,
+                   CASE WHEN o.impact_level = 'minor' THEN count(*) ELSE 0 END AS minor
+            FROM old_impacts AS o GROUP BY o.event_id, o.impact_level) AS x
       JOIN public.pq_events AS e ON e.id = x.event_id
     ), v_tz);
   END IF;
   IF TG_OP IN ('INSERT', 'UPDATE') THEN
-    PERFORM ctm_private.analytics_monthly_apply(ARRAY(
-      SELECT ROW(e."timestamp", e.substation_id, e.event_type, e.status, e.remaining_voltage,
-                 e.duration_ms, 0, 0, x.n, x.severe, x.moderate, x.minor)
-               ::ctm_private.analytics_delta
+    -- The statement of analytics_monthly_apply_impacts, reading the new rows directly.
+    INSERT INTO public.analytics_monthly AS a (month, substation_id, swell,
+    impacts_severe, impacts_moderate, impacts_minor, hits_10, hits_20, hits_30, hits_40, hits_50,
+    hits_60, hits_70, hits_80, hits_90, hits_110, hits_120, hits_130, hits_140, hits_itic,
+    hits_semi_f47)
+    SELECT date_trunc('month', d.at AT TIME ZONE v_tz)::date, d.substation_id,
+           coalesce(d.event_type = 'voltage_swell', false),
+           coalesce(sum(d.n_severe), 0),
+           coalesce(sum(d.n_moderate), 0),
+           coalesce(sum(d.n_minor), 0),
+           coalesce(sum(d.n_impacts) FILTER (WHERE c.counted AND c.r < 10), 0),
+           coalesce(sum(d.n_impacts) FILTER (WHERE c.counted AND c.r < 20), 0),
+           coalesce(sum(d.n_impacts) FILTER (WHERE c.counted AND c.r < 30), 0),
+           coalesce(sum(d.n_impacts) FILTER (WHERE c.counted AND c.r < 40), 0),
+           coalesce(sum(d.n_impacts) FILTER (WHERE c.counted AND c.r < 50), 0),
+           coalesce(sum(d.n_impacts) FILTER (WHERE c.counted AND c.r < 60), 0),
+           coalesce(sum(d.n_impacts) FILTER (WHERE c.counted AND c.r < 70), 0),
+           coalesce(sum(d.n_impacts) FILTER (WHERE c.counted AND c.r < 80), 0),
+           coalesce(sum(d.n_impacts) FILTER (WHERE c.counted AND c.r < 90), 0),
+           coalesce(sum(d.n_impacts) FILTER (WHERE c.counted AND c.r > 110), 0),
+           coalesce(sum(d.n_impacts) FILTER (WHERE c.counted AND c.r > 120), 0),
+           coalesce(sum(d.n_impacts) FILTER (WHERE c.counted AND c.r > 130), 0),
+           coalesce(sum(d.n_impacts) FILTER (WHERE c.counted AND c.r > 140), 0),
+           coalesce(sum(d.n_impacts) FILTER (WHERE c.counted AND c.v_itic = 'outside'), 0),
+           coalesce(sum(d.n_impacts) FILTER (WHERE c.counted AND c.v_semi_f47 = 'outside'), 0)
+    FROM (
+      SELECT e."timestamp" AS at, e.substation_id, e.event_type, e.status, e.remaining_voltage,
+             e.duration_ms, 0 AS n_events, 0 AS served, x.n AS n_impacts, x.severe AS n_severe,
+             x.moderate AS n_moderate, x.minor AS n_minor
+      -- Per event and level: one count (an event's rows share their level, from its severity).
       FROM (SELECT n.event_id, count(*) AS n,
-                   count(*) FILTER (WHERE n.impact_level = 'severe') AS severe,
-                   count(*) FILTER (WHERE n.impact_level = 'moderate') AS moderate,
-                   count(*) FILTER (WHERE n.impact_level = 'minor') AS minor
-            FROM new_impacts AS n GROUP BY n.event_id) AS x
+                   CASE WHEN n.impact_level = 'severe' THEN count(*) ELSE 0 END AS severe,
+                   CASE WHEN n.impact_level = 'moderate' THEN count(*) ELSE 0 END AS moderate,
+                   CASE WHEN n.impact_level = 'minor' THEN count(*) ELSE 0 END AS minor
+            FROM new_impacts AS n GROUP BY n.event_id, n.impact_level) AS x
       JOIN public.pq_events AS e ON e.id = x.event_id
-    ), v_tz);
+    ) AS d
+    CROSS JOIN LATERAL (
+      -- Each event's rules once (OFFSET 0 keeps the planner from copying them into every sum).
+      SELECT v.base, v.r, v.d,
+             v.base AND v.r IS NOT NULL AND (v.d IS NULL OR v.d <= 60000) AS counted,
+             v.base AND v.r IS NOT NULL AND v.d IS NOT NULL AS placed,
+             ctm_private.verdict_itic(v.r, v.d) AS v_itic,
+             ctm_private.verdict_semi_f47(v.r, v.d) AS v_semi_f47
+      FROM (SELECT coalesce(d.status <> 'false', false)
+                     AND (d.event_type IS NULL
+                          OR d.event_type IN ('voltage_dip', 'voltage_swell', 'interruption')) AS base,
+                   coalesce(d.remaining_voltage,
+                            CASE WHEN d.event_type = 'interruption' THEN 0 END) AS r,
+                   d.duration_ms AS d) AS v
+      OFFSET 0
+    ) AS c
+    GROUP BY 1, 2, 3
+    ORDER BY 1, 2, 3
+    ON CONFLICT ON CONSTRAINT analytics_monthly_key DO UPDATE SET
+      impacts_severe = a.impacts_severe + EXCLUDED.impacts_severe,
+      impacts_moderate = a.impacts_moderate + EXCLUDED.impacts_moderate,
+      impacts_minor = a.impacts_minor + EXCLUDED.impacts_minor,
+      hits_10 = a.hits_10 + EXCLUDED.hits_10,
+      hits_20 = a.hits_20 + EXCLUDED.hits_20,
+      hits_30 = a.hits_30 + EXCLUDED.hits_30,
+      hits_40 = a.hits_40 + EXCLUDED.hits_40,
+      hits_50 = a.hits_50 + EXCLUDED.hits_50,
+      hits_60 = a.hits_60 + EXCLUDED.hits_60,
+      hits_70 = a.hits_70 + EXCLUDED.hits_70,
+      hits_80 = a.hits_80 + EXCLUDED.hits_80,
+      hits_90 = a.hits_90 + EXCLUDED.hits_90,
+      hits_110 = a.hits_110 + EXCLUDED.hits_110,
+      hits_120 = a.hits_120 + EXCLUDED.hits_120,
+      hits_130 = a.hits_130 + EXCLUDED.hits_130,
+      hits_140 = a.hits_140 + EXCLUDED.hits_140,
+      hits_itic = a.hits_itic + EXCLUDED.hits_itic,
+      hits_semi_f47 = a.hits_semi_f47 + EXCLUDED.hits_semi_f47;
   END IF;
   RETURN NULL;
 END
@@ -602,7 +837,7 @@ BEGIN
   IF coalesce(cardinality(v_substations), 0) = 0 THEN
     RETURN NULL;
   END IF;
-  PERFORM ctm_private.analytics_monthly_apply(ARRAY(
+  PERFORM ctm_private.analytics_monthly_apply_events(ARRAY(
     WITH change AS (
       SELECT c.substation_id, c.circuit_id, sum(c.served) AS served
       FROM unnest(v_substations, v_circuits, v_served) AS c(substation_id, circuit_id, served)
