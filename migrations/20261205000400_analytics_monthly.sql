@@ -367,6 +367,8 @@ $$;
 CREATE FUNCTION ctm_private.analytics_monthly_rebuild() RETURNS bigint
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = ''
+  -- A bulk load's rows are grouped in memory (the default 4 MB spills them to disk).
+  SET work_mem = '64MB'
   AS $$
 DECLARE
   v_tz    text := public.ctm_time_zone();
@@ -410,6 +412,8 @@ COMMENT ON FUNCTION ctm_private.analytics_monthly_rebuild() IS
 CREATE FUNCTION ctm_private.analytics_monthly_events_insert() RETURNS trigger
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = ''
+  -- A bulk load's rows are grouped in memory (the default 4 MB spills them to disk).
+  SET work_mem = '64MB'
   AS $$
 DECLARE
   v_tz text := public.ctm_time_zone();
@@ -551,6 +555,8 @@ $$;
 CREATE FUNCTION ctm_private.analytics_monthly_events_update() RETURNS trigger
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = ''
+  -- A bulk load's rows are grouped in memory (the default 4 MB spills them to disk).
+  SET work_mem = '64MB'
   AS $$
 DECLARE
   v_batch ctm_private.analytics_delta[];
@@ -659,6 +665,8 @@ CREATE TRIGGER analytics_monthly_event_impacts_leaving
 CREATE FUNCTION ctm_private.analytics_monthly_impacts_changed() RETURNS trigger
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = ''
+  -- A bulk load's rows are grouped in memory (the default 4 MB spills them to disk).
+  SET work_mem = '64MB'
   AS $$
 DECLARE
   v_tz text := public.ctm_time_zone();
