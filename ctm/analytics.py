@@ -23,7 +23,6 @@ from ctm.analytics_summary import (
     CURVE_INDICES,
     DIP_THRESHOLDS,
     RESIDUAL_SQL,
-    SARFI_MAX_DURATION_MS,
     SWELL_THRESHOLDS,
     period_rows_sql,
     ride_through_column,
@@ -216,7 +215,9 @@ def sarfi_in(conn: Connection, scope: Scope) -> SarfiResult:
         dips_only=scope.dips_only,
         measures=(*columns, "no_residual", "too_long"),
     )
-    sums = ", ".join(f"coalesce(sum(a.{c}), 0) AS {c}" for c in (*columns, "no_residual", "too_long"))
+    sums = ", ".join(
+        f"coalesce(sum(a.{c}), 0) AS {c}" for c in (*columns, "no_residual", "too_long")
+    )
     sql = f"""
     SELECT a.month, a.substation_id, GROUPING(a.substation_id) AS is_total, {sums}
     FROM ({rows}) AS a
@@ -541,7 +542,9 @@ def ride_through_in(conn: Connection, scope: Scope) -> RideThrough:
         measures=(*columns.values(), "unplaced"),
         substation_join="JOIN",
     )
-    count_parts = [f'coalesce(sum(a.{column}), 0) AS "{label}"' for label, column in columns.items()]
+    count_parts = [
+        f'coalesce(sum(a.{column}), 0) AS "{label}"' for label, column in columns.items()
+    ]
     grouped = pd.DataFrame(
         conn.execute(
             sa.text(

@@ -173,7 +173,7 @@ def period_rows_sql(
         params[f"edge_from_{n}"], params[f"edge_after_{n}"] = from_day, to_day + timedelta(days=1)
         ranges.append(
             f'(e."timestamp" >= (CAST(:edge_from_{n} AS timestamp) AT TIME ZONE'
-            f" CAST(:time_zone AS text)) AND e.\"timestamp\" < (CAST(:edge_after_{n} AS timestamp)"
+            f' CAST(:time_zone AS text)) AND e."timestamp" < (CAST(:edge_after_{n} AS timestamp)'
             f" AT TIME ZONE CAST(:time_zone AS text)))"
         )
     if ranges:

@@ -408,7 +408,11 @@ def time_zone_command(ctx: Context, zone: str | None) -> None:
     # summary (public.analytics_monthly) in the same transaction.
     click.echo(
         f"time zone set to {stored}"
-        + (f" (was {before}); analytics summary recounted by month in {stored}" if before != stored else ""),
+        + (
+            f" (was {before}); analytics summary recounted by month in {stored}"
+            if before != stored
+            else ""
+        ),
         err=True,
     )
     click.echo(stored)

@@ -30,7 +30,7 @@ def test_a_new_zone_recounts_the_analytics_summary_by_its_months(db_url):
         sub = conn.scalar(sa.text("INSERT INTO substations (name) VALUES ('N') RETURNING id"))
         conn.execute(
             sa.text(
-                "INSERT INTO pq_events (substation_id, circuit_id, \"timestamp\", event_type,"
+                'INSERT INTO pq_events (substation_id, circuit_id, "timestamp", event_type,'
                 " remaining_voltage, duration_ms) VALUES (:s, 'H1', '2026-01-31 20:00+00',"
                 " 'voltage_dip', 40, 100)"
             ),

@@ -26,7 +26,9 @@ def _recount_sql() -> str:
         "(e.status <> 'false' AND (e.event_type IS NULL"
         " OR e.event_type IN ('voltage_dip', 'voltage_swell', 'interruption')))"
     )
-    counted = f"({base} AND {residual} IS NOT NULL AND (e.duration_ms IS NULL OR e.duration_ms <= 60000))"
+    counted = (
+        f"({base} AND {residual} IS NOT NULL AND (e.duration_ms IS NULL OR e.duration_ms <= 60000))"
+    )
     placed = f"({base} AND {residual} IS NOT NULL AND e.duration_ms IS NOT NULL)"
     columns = {
         "impacts_severe": "sum(severe)",
@@ -37,9 +39,7 @@ def _recount_sql() -> str:
         "too_long": f"count(*) FILTER (WHERE {base} AND {residual} IS NOT NULL"
         " AND e.duration_ms > 60000)",
     }
-    conditions = {
-        str(x): f"{residual} {'<' if x < 100 else '>'} {x}" for x in analytics.THRESHOLDS
-    }
+    conditions = {str(x): f"{residual} {'<' if x < 100 else '>'} {x}" for x in analytics.THRESHOLDS}
     for curve in ("itic", "semi_f47"):
         conditions[curve] = (
             f"{curves.classification_sql(curve, residual, 'e.duration_ms')} = 'outside'"
@@ -100,7 +100,9 @@ def assert_exact(engine, step: str) -> int:
         summary = _rows(conn, "SELECT * FROM public.analytics_monthly")
         recount = _rows(conn, RECOUNT)
     for key in summary.keys() ^ recount.keys():
-        raise AssertionError(f"after {step}, bucket {key}: summary {summary.get(key)}, recount {recount.get(key)}")
+        raise AssertionError(
+            f"after {step}, bucket {key}: summary {summary.get(key)}, recount {recount.get(key)}"
+        )
     for key, expected in recount.items():
         differing = {k: (summary[key][k], v) for k, v in expected.items() if summary[key][k] != v}
         assert not differing, f"after {step}, bucket {key}: (summary, recount) {differing}"
@@ -156,6 +158,7 @@ def world(engine):
 
 
 START = datetime(2024, 12, 20, tzinfo=ZoneInfo("UTC"))
+DURATIONS = [1, 2, 5, 10, 20, 21, 50, 150, 200, 201, 499, 500, 700, 1000, 5000, 60_000, 60_001]
 TYPES = ["voltage_dip"] * 5 + ["voltage_swell", "interruption", None, "harmonic", "flicker"]
 
 
@@ -174,9 +177,7 @@ def random_event(rng: random.Random, circuits) -> dict:
         "c": circuit,
         "t": kind,
         "r": residual,
-        "d": None
-        if rng.random() < 0.05
-        else rng.choice([1, 2, 5, 10, 20, 21, 50, 150, 200, 201, 499, 500, 700, 1000, 5000, 60_000, 60_001, 90_000]),
+        "d": None if rng.random() < 0.05 else rng.choice(DURATIONS),
         "st": rng.choice(["new", "resolved", "false"]),
         "at": START + timedelta(hours=rng.uniform(0, 24 * 400)),
         "sev": rng.choice(["critical", "high", "medium", None]),
@@ -203,7 +204,7 @@ def insert_events(engine, rows: list[dict]) -> None:
             conn.execute(
                 sa.text(
                     "INSERT INTO pq_events (substation_id, circuit_id, event_type,"
-                    " remaining_voltage, duration_ms, status, \"timestamp\", severity)"
+                    ' remaining_voltage, duration_ms, status, "timestamp", severity)'
                     f" VALUES {values}"
                 ),
                 params,
@@ -225,11 +226,16 @@ def test_summary_equals_a_full_recount_after_random_changes(engine, world, make_
     assert_exact(engine, "single insert")
 
     def ids(n: int) -> list:
-        return [r[0] for r in owner(engine, "SELECT id FROM pq_events ORDER BY random() LIMIT :n", {"n": n})]
+        return [
+            r[0]
+            for r in owner(engine, "SELECT id FROM pq_events ORDER BY random() LIMIT :n", {"n": n})
+        ]
 
     columns = {
         "status": lambda: rng.choice(["new", "false", "resolved"]),
-        "remaining_voltage": lambda: rng.choice([None, 5, 9.99, 10, 55.5, 89.99, 90, 99.9, 110, 110.01, 145]),
+        "remaining_voltage": lambda: rng.choice(
+            [None, 5, 9.99, 10, 55.5, 89.99, 90, 99.9, 110, 110.01, 145]
+        ),
         "event_type": lambda: rng.choice(TYPES),
         "duration_ms": lambda: rng.choice([None, 3, 20, 200, 500, 1000, 60_000, 60_001]),
         "circuit_id": lambda: rng.choice(["H1", "H2", "H3", "H9"]),
@@ -247,7 +253,7 @@ def test_summary_equals_a_full_recount_after_random_changes(engine, world, make_
     # Several events in one statement, every column at once (place and timestamp move impacts).
     owner(
         engine,
-        "UPDATE pq_events SET \"timestamp\" = \"timestamp\" + interval '9 days',"
+        'UPDATE pq_events SET "timestamp" = "timestamp" + interval \'9 days\','
         " substation_id = :s, remaining_voltage = 42, status = 'new'"
         " WHERE id = ANY(CAST(:ids AS uuid[]))",
         {"s": world["subs"][1], "ids": [str(i) for i in ids(20)]},
@@ -263,7 +269,8 @@ def test_summary_equals_a_full_recount_after_random_changes(engine, world, make_
     owner(engine, "UPDATE pq_events SET status = 'false' WHERE id = :id", {"id": one})
     assert_exact(engine, "status set to false")
     moved = ids(1)[0]
-    for instant in ("2025-03-31 16:30+00", "2025-03-31 15:30+00"):  # HK: 1 April 00:30, 31 March 23:30
+    # In Hong Kong: 1 April 00:30, then 31 March 23:30.
+    for instant in ("2025-03-31 16:30+00", "2025-03-31 15:30+00"):
         owner(
             engine,
             'UPDATE pq_events SET "timestamp" = CAST(:t AS timestamptz) WHERE id = :id',
@@ -272,7 +279,11 @@ def test_summary_equals_a_full_recount_after_random_changes(engine, world, make_
     assert_exact(engine, "timestamps moved across a month")
 
     # Deletes: events (impacts cascade), impact rows alone, a customer (its impacts cascade).
-    owner(engine, "DELETE FROM pq_events WHERE id = ANY(CAST(:ids AS uuid[]))", {"ids": [str(i) for i in ids(15)]})
+    owner(
+        engine,
+        "DELETE FROM pq_events WHERE id = ANY(CAST(:ids AS uuid[]))",
+        {"ids": [str(i) for i in ids(15)]},
+    )
     assert_exact(engine, "events deleted")
     owner(
         engine,
@@ -354,12 +365,13 @@ def test_summary_equals_a_full_recount_after_random_changes(engine, world, make_
 def test_verdict_functions_classify_as_the_curves_module(engine):
     """The migration's verdict functions are ctm.curves' rules: every curve on a grid of points
     around each corner, at 50 and 60 Hz."""
-    durations = sorted(
-        {0.0, 0.5, 1.0, 2.0, 3.0, 10.0, 16.67, 20.0, 20.01, 50.0, 49.99, 166.67, 200.0, 200.01,
-         416.67, 500.0, 500.01, 999.99, 1000.0, 1000.01, 4166.67, 5000.0, 10_000.0, 10_000.01}
-    )
+    # fmt: off
+    durations = [0.0, 0.5, 1.0, 2.0, 3.0, 10.0, 16.67, 20.0, 20.01, 49.99, 50.0, 166.67, 200.0,
+                 200.01, 416.67, 500.0, 500.01, 999.99, 1000.0, 1000.01, 4166.67, 5000.0,
+                 10_000.0, 10_000.01]
     residuals = [0.0, 39.99, 40.0, 49.99, 50.0, 69.99, 70.0, 79.99, 80.0, 89.99, 90.0, 100.0,
                  109.99, 110.0, 110.01, 120.0, 120.01, 139.99, 140.0, 170.0, 199.99, 200.0, 200.01]
+    # fmt: on
     points = [(r, d) for r in residuals for d in durations]
     with db.owner_transaction(engine) as conn:
         got = conn.execute(

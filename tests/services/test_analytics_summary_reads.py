@@ -58,7 +58,9 @@ def data(engine):
                 "t": kind,
                 "r": None
                 if rng.random() < 0.1
-                else round(rng.uniform(101, 150) if kind == "voltage_swell" else rng.uniform(0, 99), 2),
+                else round(
+                    rng.uniform(101, 150) if kind == "voltage_swell" else rng.uniform(0, 99), 2
+                ),
                 "d": rng.choice([None, 10, 20, 100, 200, 400, 500, 900, 5000, 70_000]),
                 "st": rng.choice(["new", "resolved", "false"]),
                 "at": now - timedelta(hours=rng.uniform(-20, 24 * 560)),
@@ -130,7 +132,9 @@ def test_ride_through_counts_equal_each_events_verdict_for_any_period(engine, ma
             for verdict in curves.Verdict:
                 expected = sum(
                     curves.classify(key, r, d) == verdict
-                    for r, d in zip(result.points["residual_pct"], result.points["duration_ms"], strict=True)
+                    for r, d in zip(
+                        result.points["residual_pct"], result.points["duration_ms"], strict=True
+                    )
                 )
                 got = result.counts[
                     (result.counts["curve"] == curves.CURVE_LABELS[key])
@@ -148,7 +152,7 @@ def test_statistics_recent_impacts_equal_a_direct_count(engine, make_user, data,
             engine,
             "SELECT e.substation_id, i.impact_level, count(*) FROM event_customer_impact AS i"
             " JOIN pq_events AS e ON e.id = i.event_id"
-            " WHERE e.\"timestamp\" >= now() - make_interval(days => :d) GROUP BY 1, 2",
+            ' WHERE e."timestamp" >= now() - make_interval(days => :d) GROUP BY 1, 2',
             {"d": days},
         )
     }
