@@ -215,16 +215,18 @@ def sarfi_in(conn: Connection, scope: Scope) -> SarfiResult:
         dips_only=scope.dips_only,
         measures=(*columns, "no_residual", "too_long"),
     )
+    # bigint, not sum()'s numeric: thousands of rows of Decimals cost more to read than the query.
     sums = ", ".join(
-        f"coalesce(sum(a.{c}), 0) AS {c}" for c in (*columns, "no_residual", "too_long")
+        f"CAST(coalesce(sum(a.{c}), 0) AS bigint) AS {c}"
+        for c in (*columns, "no_residual", "too_long")
     )
     sql = f"""
     SELECT a.month, a.substation_id, GROUPING(a.substation_id) AS is_total, {sums}
     FROM ({rows}) AS a
     GROUP BY GROUPING SETS ((a.month, a.substation_id), (a.month))
     """
-    frame = pd.DataFrame(
-        conn.execute(sa.text(sql), params).mappings().all(),
+    frame = pd.DataFrame.from_records(
+        [tuple(row) for row in conn.execute(sa.text(sql), params)],
         columns=["month", "substation_id", "is_total", *columns, "no_residual", "too_long"],
     )
     totals = frame[frame["is_total"] == 1]
