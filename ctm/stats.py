@@ -44,10 +44,9 @@ SUBSTATION_COLUMNS: list[str] = [
 # customers mapped anywhere (one customer on two substations counts once) for the KPI tile.
 _BY_SUBSTATION_SQL = """
 WITH RECURSIVE bounds AS (
-  -- The window's start, and the local month it falls in.
-  SELECT now() - make_interval(days => :days) AS since,
-         CAST(date_trunc('month', (now() - make_interval(days => :days))
-                                  AT TIME ZONE CAST(:time_zone AS text)) AS date) AS first_month
+  -- The window's start and the local month it falls in, read first as values (_window_bounds)
+  -- so the planner sees the partial month's real size.
+  SELECT CAST(:since AS timestamptz) AS since, CAST(:first_month AS date) AS first_month
 ),
 event_circuits AS (
   -- Distinct (substation, circuit) pairs of the events by hopping along the index on
@@ -122,18 +121,20 @@ impacts AS (
     WHERE a.substation_id IS NOT NULL
     GROUP BY a.substation_id
     UNION ALL
-    SELECT e.substation_id,
-           count(*) FILTER (WHERE i.impact_level = 'severe'),
-           count(*) FILTER (WHERE i.impact_level = 'moderate'),
-           count(*) FILTER (WHERE i.impact_level = 'minor'),
-           0, 0, 0
-    FROM bounds AS b
-    JOIN public.pq_events AS e
-      ON e."timestamp" >= b.since
-     AND e."timestamp" < (CAST(b.first_month + interval '1 month' AS timestamp)
-                          AT TIME ZONE CAST(:time_zone AS text))
-    JOIN public.event_customer_impact AS i ON i.event_id = e.id
+    -- Per event, a probe of its impact rows: a month of events is a few percent of them all, so
+    -- the planner's hash join over every impact row would cost far more.
+    SELECT e.substation_id, sum(i.severe), sum(i.moderate), sum(i.minor), 0, 0, 0
+    FROM public.pq_events AS e
+    CROSS JOIN LATERAL (
+      SELECT count(*) FILTER (WHERE x.impact_level = 'severe') AS severe,
+             count(*) FILTER (WHERE x.impact_level = 'moderate') AS moderate,
+             count(*) FILTER (WHERE x.impact_level = 'minor') AS minor
+      FROM public.event_customer_impact AS x
+      WHERE x.event_id = e.id
+    ) AS i
     WHERE e.substation_id IS NOT NULL
+      AND e."timestamp" >= CAST(:since AS timestamptz)
+      AND e."timestamp" < CAST(:month_after AS timestamptz)
     GROUP BY e.substation_id
   ) AS parts
   GROUP BY substation_id
@@ -208,9 +209,7 @@ def coverage_statistics_in(conn: Connection, *, days: int = RECENT_DAYS) -> Stat
     conn.execute(
         sa.text("SELECT set_config('jit', 'off', true), set_config('work_mem', '64MB', true)")
     )
-    result = conn.execute(
-        sa.text(_BY_SUBSTATION_SQL), {"days": days, "time_zone": clock.time_zone_name(conn)}
-    )
+    result = conn.execute(sa.text(_BY_SUBSTATION_SQL), _window_bounds(conn, days))
     frame = pd.DataFrame(result.fetchall(), columns=[*SUBSTATION_COLUMNS, "anywhere"])
     distinct_customers = int(frame["anywhere"].iloc[0]) if len(frame) else 0
     frame = _typed(frame.drop(columns="anywhere"))
@@ -220,6 +219,29 @@ def coverage_statistics_in(conn: Connection, *, days: int = RECENT_DAYS) -> Stat
         impacts_by_level=_impacts_by_level(frame),
         kpis=_kpis(frame, distinct_customers),
     )
+
+
+def _window_bounds(conn: Connection, days: int) -> dict:
+    """The recent window's start (now() of this transaction minus `days` days), the first day of
+    the local month it falls in and the start of the next local month, as values."""
+    row = conn.execute(
+        sa.text(
+            "SELECT w.since, w.first_month,"
+            " CAST(w.first_month + interval '1 month' AS timestamp) AT TIME ZONE w.zone"
+            " AS month_after"
+            " FROM (SELECT now() - make_interval(days => :days) AS since, z.zone,"
+            "  CAST(date_trunc('month', (now() - make_interval(days => :days)) AT TIME ZONE z.zone)"
+            "   AS date) AS first_month"
+            "  FROM (SELECT CAST(:time_zone AS text) AS zone) AS z) AS w"
+        ),
+        {"days": days, "time_zone": clock.time_zone_name(conn)},
+    ).one()
+    return {
+        "days": days,
+        "since": row.since,
+        "first_month": row.first_month,
+        "month_after": row.month_after,
+    }
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
