@@ -4,6 +4,9 @@ and p95 of N runs per named view and filter. The data set is generated once into
 (an embedded server's data directory) and reused by later runs. Not part of CI.
 
     python3 benchmarks/bench_analytics.py [--events 2000000] [--runs 10] [--data-dir DIR]
+
+A cached data set made by an older schema is migrated first (the analytics summary is filled from
+its rows by the migration); the time that took is printed.
 """
 
 from __future__ import annotations
@@ -173,6 +176,11 @@ def viewer(engine) -> db.Identity:
     return db.Identity(user_id=uid, username="bench", role="viewer")
 
 
+def _customer_verdicts(engine, who: db.Identity, scope: analytics.Scope):
+    with db.user_transaction(engine, who) as conn:
+        return analytics.customer_verdicts_in(conn, scope)
+
+
 def scenarios(engine, who: db.Identity) -> dict[str, object]:
     today = date.today()
     ytd = analytics.Scope(date(today.year, 1, 1), today)
@@ -181,6 +189,7 @@ def scenarios(engine, who: db.Identity) -> dict[str, object]:
         one = conn.scalar(sa.text("SELECT id FROM substations ORDER BY code LIMIT 1"))
     month_one = analytics.Scope(date(today.year, today.month, 1), today, substation_ids=(one,))
     region = analytics.Scope(date(today.year, 1, 1), today, regions=("East",))
+    five_dips = analytics.Scope(date(today.year - 4, 1, 1), today, dips_only=True)
     return {
         "SARFI YTD, all": lambda: analytics.sarfi(engine, who, ytd),
         "SARFI 5 years, all": lambda: analytics.sarfi(engine, who, five),
@@ -189,6 +198,8 @@ def scenarios(engine, who: db.Identity) -> dict[str, object]:
         "Ride-through month, one substation": lambda: analytics.ride_through(
             engine, who, month_one
         ),
+        "SARFI 5 years, all, dips only": lambda: analytics.sarfi(engine, who, five_dips),
+        "Customer verdicts YTD (ride-through page)": lambda: _customer_verdicts(engine, who, ytd),
         "Most affected YTD by events": lambda: analytics.most_affected(engine, who, ytd),
         "Most affected YTD outside SEMI": lambda: analytics.most_affected(
             engine, who, ytd, rank_by="outside_semi"
@@ -203,7 +214,9 @@ def main() -> None:
     data_dir = args.data_dir / f"events-{args.events}"
     url = server_url(data_dir)
     engine = db.get_engine(url)
-    migrate(engine, log=lambda _: None)
+    started = time.perf_counter()
+    migrate(engine, log=lambda line: print(f"  {line}", file=sys.stderr))
+    print(f"migrations: {time.perf_counter() - started:.1f} s", file=sys.stderr)
     if not ready(engine, args.events):
         print(f"generating {args.events:,} events into {data_dir} (once)", file=sys.stderr)
         generate(engine, args.events)

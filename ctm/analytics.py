@@ -18,29 +18,27 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from ctm import clock, curves, inputs
+from ctm.analytics_summary import (
+    BASE_EVENT_SQL,
+    CURVE_INDICES,
+    DIP_THRESHOLDS,
+    RESIDUAL_SQL,
+    SWELL_THRESHOLDS,
+    period_rows_sql,
+    ride_through_column,
+)
 from ctm.db import Identity, user_transaction
 from ctm.errors import ValidationError
 
-DIP_THRESHOLDS: tuple[int, ...] = (10, 20, 30, 40, 50, 60, 70, 80, 90)
-SWELL_THRESHOLDS: tuple[int, ...] = (110, 120, 130, 140)
 THRESHOLDS: tuple[int, ...] = DIP_THRESHOLDS + SWELL_THRESHOLDS
-CURVE_INDICES: tuple[str, ...] = ("itic", "semi_f47")  # SARFI-ITIC and SARFI-SEMI
 POINTS_LIMIT = 5_000
 MAX_YEARS = 10
 RESIDUAL_BIN_PCT = 5
 DURATION_BINS_PER_DECADE = 4
-SARFI_MAX_DURATION_MS = 60_000
 FREQUENCY_SETTING_KEY = "nominal_frequency_hz"
 
-# The events every analytics figure starts from (alias e): not marked false, of a kind SARFI
-# counts. SARFI then also requires duration_ms NULL or <= 60 s and a residual (see _residual_sql).
-_BASE_EVENT_SQL = (
-    "e.status <> 'false'"
-    " AND (e.event_type IS NULL OR e.event_type IN ('voltage_dip', 'voltage_swell', 'interruption'))"
-)
-# DESIGN.md "Event values": the residual of the characteristic phase; an interruption without one
-# has 0 % left. Other events without a residual are not counted.
-_RESIDUAL_SQL = "coalesce(e.remaining_voltage, CASE WHEN e.event_type = 'interruption' THEN 0 END)"
+_BASE_EVENT_SQL = BASE_EVENT_SQL
+_RESIDUAL_SQL = RESIDUAL_SQL
 
 
 # The definitions the page, the workbook and docs/ANALYTICS.md state (one text).
@@ -143,9 +141,6 @@ _PERIOD_SQL = (
     'e."timestamp" >= (CAST(:date_from AS timestamp) AT TIME ZONE CAST(:time_zone AS text))'
     ' AND e."timestamp" < (CAST(:date_after AS timestamp) AT TIME ZONE CAST(:time_zone AS text))'
 )
-_LOCAL_MONTH_SQL = (
-    "CAST(date_trunc('month', e.\"timestamp\" AT TIME ZONE CAST(:time_zone AS text)) AS date)"
-)
 
 
 def _tuned(conn: Connection) -> None:
@@ -160,21 +155,11 @@ def _tuned(conn: Connection) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def _index_columns() -> list[str]:
-    return [str(x) for x in THRESHOLDS] + [curve for curve in CURVE_INDICES]
-
-
-def _counted_filters(scope: Scope) -> dict[str, str]:
-    """Index name → SQL condition on one counted event (aliases e, residual r, duration d)."""
-    conditions = {}
-    for x in THRESHOLDS:
-        if scope.dips_only and x > 100:
-            continue
-        op = "<" if x < 100 else ">"
-        conditions[str(x)] = f"r {op} {x}"
-    for curve in CURVE_INDICES:
-        conditions[curve] = f"out_{curve}"  # classified once per event in sarfi_in's CTE
-    return conditions
+def _indices(scope: Scope) -> tuple[str, ...]:
+    """The indices a scope reports: every threshold (dips only: no swell thresholds), then
+    SARFI-ITIC and SARFI-SEMI. Each is a column family of public.analytics_monthly."""
+    dips = tuple(str(x) for x in THRESHOLDS if not (scope.dips_only and x > 100))
+    return dips + CURVE_INDICES
 
 
 @dataclass(frozen=True)
@@ -225,64 +210,45 @@ def period_labels(scope: Scope) -> list[tuple[str, date, date]]:
 
 
 def sarfi_in(conn: Connection, scope: Scope) -> SarfiResult:
-    """Counts and denominators of SARFI-X (X in THRESHOLDS), SARFI-ITIC and SARFI-SEMI."""
+    """Counts and denominators of SARFI-X (X in THRESHOLDS), SARFI-ITIC and SARFI-SEMI.
+
+    The counts are sums over public.analytics_monthly (kept exact by triggers; the rules of
+    public.sarfi()) for whole months and counted from the events for the days around them; the
+    denominators are computed live."""
     scope.check()
     _tuned(conn)
     params: dict = {}
     _period_params(conn, scope, params)
     place = _place_sql(scope, "s", params)
-    conditions = _counted_filters(scope)
-    aggregates = []
-    for key, condition in conditions.items():
-        aggregates.append(f"count(*) FILTER (WHERE {condition}) AS events_{key}")
-        aggregates.append(f"coalesce(sum(h) FILTER (WHERE {condition}), 0) AS hits_{key}")
-        aggregates.append(f"coalesce(sum(served) FILTER (WHERE {condition}), 0) AS served_{key}")
-    dips = " AND e.event_type IS DISTINCT FROM 'voltage_swell'" if scope.dips_only else ""
-    outside_flags = ", ".join(
-        f"{curves.classification_sql(curve, 'ev.r', 'ev.d', scope.frequency_hz)} = 'outside'"
-        f" AS out_{curve}"
-        for curve in CURVE_INDICES
+    indices = _indices(scope)
+    columns = [f"{p}_{key}" for key in indices for p in ("events", "hits", "served")]
+    rows = period_rows_sql(
+        scope.date_from,
+        scope.date_to,
+        params,
+        place=place,
+        dips_only=scope.dips_only,
+        measures=(*columns, "no_residual", "too_long"),
+    )
+    # bigint, not sum()'s numeric: thousands of rows of Decimals cost more to read than the query.
+    sums = ", ".join(
+        f"CAST(coalesce(sum(a.{c}), 0) AS bigint) AS {c}"
+        for c in (*columns, "no_residual", "too_long")
     )
     sql = f"""
-    WITH ev AS (
-      SELECT e.id, e.substation_id, {_LOCAL_MONTH_SQL} AS month,
-             {_RESIDUAL_SQL} AS r, e.duration_ms AS d, sc.customers_served AS served
-      FROM public.pq_events AS e
-      LEFT JOIN public.substations AS s ON s.id = e.substation_id
-      LEFT JOIN public.substation_circuits AS sc
-        ON sc.substation_id = e.substation_id AND sc.circuit_id = e.circuit_id
-      WHERE {_PERIOD_SQL} AND {_BASE_EVENT_SQL} AND {place}{dips}
-    ),
-    counted AS (
-      SELECT ev.*, (SELECT count(*) FROM public.event_customer_impact AS i
-                    WHERE i.event_id = ev.id) AS h,
-             {outside_flags}
-      FROM ev
-      WHERE r IS NOT NULL AND (d IS NULL OR d <= {SARFI_MAX_DURATION_MS})
-    )
-    SELECT month, substation_id, GROUPING(substation_id) AS is_total, {", ".join(aggregates)}
-    FROM counted
-    GROUP BY GROUPING SETS ((month, substation_id), (month))
+    SELECT a.month, a.substation_id, GROUPING(a.substation_id) AS is_total, {sums}
+    FROM ({rows}) AS a
+    GROUP BY GROUPING SETS ((a.month, a.substation_id), (a.month))
     """
-    frame = pd.DataFrame(conn.execute(sa.text(sql), params).mappings().all())
-    if frame.empty:
-        frame = pd.DataFrame(
-            columns=["month", "substation_id", "is_total"]
-            + [f"{p}_{k}" for k in conditions for p in ("events", "hits", "served")]
-        )
+    frame = pd.DataFrame.from_records(
+        [tuple(row) for row in conn.execute(sa.text(sql), params)],
+        columns=["month", "substation_id", "is_total", *columns, "no_residual", "too_long"],
+    )
+    totals = frame[frame["is_total"] == 1]
+    no_residual, too_long = int(totals["no_residual"].sum()), int(totals["too_long"].sum())
+    frame = frame.drop(columns=["no_residual", "too_long"])
     for column in frame.columns[2:]:
         frame[column] = frame[column].astype("int64")
-    excluded = conn.execute(
-        sa.text(
-            f"""SELECT count(*) FILTER (WHERE {_RESIDUAL_SQL} IS NULL) AS no_residual,
-                       count(*) FILTER (WHERE {_RESIDUAL_SQL} IS NOT NULL
-                                        AND e.duration_ms > {SARFI_MAX_DURATION_MS}) AS too_long
-                FROM public.pq_events AS e
-                LEFT JOIN public.substations AS s ON s.id = e.substation_id
-                WHERE {_PERIOD_SQL} AND {_BASE_EVENT_SQL} AND {place}{dips}"""
-        ),
-        params,
-    ).one()
     substations = _substations_in(conn, scope)
     return SarfiResult(
         scope=scope,
@@ -290,9 +256,9 @@ def sarfi_in(conn: Connection, scope: Scope) -> SarfiResult:
         mapped=_mapped_in(conn, scope),
         served=_served_in(conn, scope),
         substations=substations,
-        events_without_residual=int(excluded.no_residual),
-        events_too_long=int(excluded.too_long),
-        indices=tuple(conditions),
+        events_without_residual=no_residual,
+        events_too_long=too_long,
+        indices=indices,
     )
 
 
@@ -577,40 +543,57 @@ def ride_through_in(conn: Connection, scope: Scope) -> RideThrough:
              {_verdict_columns(scope.frequency_hz, _RESIDUAL_SQL, "e.duration_ms")}
       {base}
     """
-    placeable = f"{_RESIDUAL_SQL} IS NOT NULL AND e.duration_ms IS NOT NULL"
-    head = conn.execute(
-        sa.text(
-            f"SELECT count(*) FILTER (WHERE {placeable}) AS placed,"
-            f" count(*) FILTER (WHERE NOT ({placeable})) AS unplaced {base}"
-        ),
+    # Counts per curve and verdict (IEC 61000-4-34 at the scope's frequency) of the events with a
+    # residual and a duration, and the rest (unplaced): public.analytics_monthly and edge days.
+    columns = {
+        f"{key}|{verdict.value}": ride_through_column(key, verdict, scope.frequency_hz)
+        for key in curves.CURVE_KEYS
+        for verdict in curves.Verdict
+    }
+    rows = period_rows_sql(
+        scope.date_from,
+        scope.date_to,
         params,
-    ).one()
-    total = int(head.placed)
-    count_parts = []
-    for key in curves.CURVE_KEYS:
-        for verdict in curves.Verdict:
-            count_parts.append(
-                f"count(*) FILTER (WHERE {key} = '{verdict.value}') AS \"{key}|{verdict.value}\""
-            )
+        place=place,
+        dips_only=scope.dips_only,
+        measures=(*columns.values(), "unplaced"),
+        substation_join="JOIN",
+    )
+    count_parts = [
+        f'coalesce(sum(a.{column}), 0) AS "{label}"' for label, column in columns.items()
+    ]
     grouped = pd.DataFrame(
         conn.execute(
             sa.text(
-                f"SELECT substation_name, GROUPING(substation_name) AS is_total,"
-                f" {', '.join(count_parts)} FROM ({classified}) AS c"
-                f" WHERE residual_pct IS NOT NULL AND duration_ms IS NOT NULL"
-                f" GROUP BY GROUPING SETS ((substation_name), ())"
-                f" ORDER BY substation_name NULLS LAST"
+                f"SELECT s.name AS substation_name, GROUPING(s.name) AS is_total,"
+                f" coalesce(sum(a.unplaced), 0) AS unplaced, {', '.join(count_parts)}"
+                f" FROM ({rows}) AS a JOIN public.substations AS s ON s.id = a.substation_id"
+                f" GROUP BY GROUPING SETS ((s.name), ())"
+                f" ORDER BY s.name NULLS LAST"
             ),
             params,
         )
         .mappings()
         .all()
     )
+    unplaced = 0
+    placed_by_name: dict[str | None, int] = {}
+    records = grouped.to_dict("records") if not grouped.empty else []
+    for record in records:
+        is_total = bool(record["is_total"])
+        placed = sum(int(record[f"itic|{v.value}"]) for v in curves.Verdict)
+        placed_by_name[None if is_total else record["substation_name"]] = placed
+        if is_total:
+            unplaced = int(record["unplaced"])
+    total = placed_by_name.get(None, 0)
+    # A substation with only unplaced events has no row of placed ones (as counted per event).
+    records = [r for r in records if r["is_total"] or placed_by_name[r["substation_name"]]]
     counts_rows = []
     by_substation_rows = []
-    for record in grouped.to_dict("records") if not grouped.empty else []:
+    for record in records:
         name = record.pop("substation_name")
         is_total = bool(record.pop("is_total"))
+        record.pop("unplaced")
         flat = {"substation": "Total" if is_total else name}
         for column, value in record.items():
             key, verdict = column.split("|")
@@ -660,7 +643,7 @@ def ride_through_in(conn: Connection, scope: Scope) -> RideThrough:
         density=density,
         counts=pd.DataFrame(counts_rows),
         by_substation=pd.DataFrame(by_substation_rows),
-        without_values=int(head.unplaced),
+        without_values=unplaced,
     )
 
 

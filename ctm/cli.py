@@ -404,8 +404,16 @@ def time_zone_command(ctx: Context, zone: str | None) -> None:
             stored = clock.set_time_zone(conn, zone)
     except ValidationError as exc:
         raise CommandError(str(exc)) from None
+    # A new zone moves events between local months: the database recounted the analytics
+    # summary (public.analytics_monthly) in the same transaction.
     click.echo(
-        f"time zone set to {stored}" + (f" (was {before})" if before != stored else ""), err=True
+        f"time zone set to {stored}"
+        + (
+            f" (was {before}); analytics summary recounted by month in {stored}"
+            if before != stored
+            else ""
+        ),
+        err=True,
     )
     click.echo(stored)
 

@@ -9,7 +9,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from ctm import inputs
+from ctm import clock, inputs
 from ctm.db import Identity, user_transaction
 
 RECENT_DAYS = 90
@@ -38,11 +38,17 @@ SUBSTATION_COLUMNS: list[str] = [
 # - it is covered when at least one active mapping is on it;
 # - a blind-spot event is a recent event of the substation whose (substation, circuit) has no active
 #   mapping today (events without a circuit included: nobody can be told they were hit);
-# - recent means timestamp >= now() - :days days; impacts count by their event's timestamp.
+# - recent means timestamp >= now() - :days days; impacts count by their event's timestamp (read
+#   from public.analytics_monthly, the month summary, plus the rows of the window's first, partial month).
 # Events without a substation belong to no row and are not counted anywhere. The last column counts
 # customers mapped anywhere (one customer on two substations counts once) for the KPI tile.
 _BY_SUBSTATION_SQL = """
-WITH RECURSIVE event_circuits AS (
+WITH RECURSIVE bounds AS (
+  -- The window's start and the local month it falls in, read first as values (_window_bounds)
+  -- so the planner sees the partial month's real size.
+  SELECT CAST(:since AS timestamptz) AS since, CAST(:first_month AS date) AS first_month
+),
+event_circuits AS (
   -- Distinct (substation, circuit) pairs of the events by hopping along the index on
   -- (substation_id, circuit_id, timestamp): one probe per circuit, not a sort of every event.
   (SELECT e.substation_id, e.circuit_id FROM public.pq_events AS e
@@ -95,25 +101,42 @@ recent_events AS (
     AND e."timestamp" >= now() - make_interval(days => :days)
   GROUP BY e.substation_id
 ),
-impact_groups AS (
-  -- Few groups with a plain count first: cheaper than six FILTERed counts over every impact row.
-  SELECT e.substation_id, i.impact_level,
-         e."timestamp" >= now() - make_interval(days => :days) AS recent,
-         count(*) AS n
-  FROM public.event_customer_impact AS i
-  JOIN public.pq_events AS e ON e.id = i.event_id
-  WHERE e.substation_id IS NOT NULL
-  GROUP BY 1, 2, 3
-),
 impacts AS (
+  -- Impact rows by level from public.analytics_monthly (per local month, kept exact by
+  -- triggers): "recent" = the whole months after the one the window starts in, plus that first,
+  -- partial month counted from the rows (events from the window's start to the next month).
   SELECT substation_id,
-         sum(n) FILTER (WHERE impact_level = 'severe' AND recent) AS severe_recent,
-         sum(n) FILTER (WHERE impact_level = 'moderate' AND recent) AS moderate_recent,
-         sum(n) FILTER (WHERE impact_level = 'minor' AND recent) AS minor_recent,
-         sum(n) FILTER (WHERE impact_level = 'severe') AS severe_all,
-         sum(n) FILTER (WHERE impact_level = 'moderate') AS moderate_all,
-         sum(n) FILTER (WHERE impact_level = 'minor') AS minor_all
-  FROM impact_groups
+         sum(severe_recent) AS severe_recent, sum(moderate_recent) AS moderate_recent,
+         sum(minor_recent) AS minor_recent, sum(severe_all) AS severe_all,
+         sum(moderate_all) AS moderate_all, sum(minor_all) AS minor_all
+  FROM (
+    SELECT a.substation_id,
+           sum(a.impacts_severe) FILTER (WHERE a.month > b.first_month) AS severe_recent,
+           sum(a.impacts_moderate) FILTER (WHERE a.month > b.first_month) AS moderate_recent,
+           sum(a.impacts_minor) FILTER (WHERE a.month > b.first_month) AS minor_recent,
+           sum(a.impacts_severe) AS severe_all,
+           sum(a.impacts_moderate) AS moderate_all,
+           sum(a.impacts_minor) AS minor_all
+    FROM public.analytics_monthly AS a CROSS JOIN bounds AS b
+    WHERE a.substation_id IS NOT NULL
+    GROUP BY a.substation_id
+    UNION ALL
+    -- Per event, a probe of its impact rows: a month of events is a few percent of them all, so
+    -- the planner's hash join over every impact row would cost far more.
+    SELECT e.substation_id, sum(i.severe), sum(i.moderate), sum(i.minor), 0, 0, 0
+    FROM public.pq_events AS e
+    CROSS JOIN LATERAL (
+      SELECT count(*) FILTER (WHERE x.impact_level = 'severe') AS severe,
+             count(*) FILTER (WHERE x.impact_level = 'moderate') AS moderate,
+             count(*) FILTER (WHERE x.impact_level = 'minor') AS minor
+      FROM public.event_customer_impact AS x
+      WHERE x.event_id = e.id
+    ) AS i
+    WHERE e.substation_id IS NOT NULL
+      AND e."timestamp" >= CAST(:since AS timestamptz)
+      AND e."timestamp" < CAST(:month_after AS timestamptz)
+    GROUP BY e.substation_id
+  ) AS parts
   GROUP BY substation_id
 )
 SELECT s.id AS substation_id, s.name AS substation_name,
@@ -186,7 +209,7 @@ def coverage_statistics_in(conn: Connection, *, days: int = RECENT_DAYS) -> Stat
     conn.execute(
         sa.text("SELECT set_config('jit', 'off', true), set_config('work_mem', '64MB', true)")
     )
-    result = conn.execute(sa.text(_BY_SUBSTATION_SQL), {"days": days})
+    result = conn.execute(sa.text(_BY_SUBSTATION_SQL), _window_bounds(conn, days))
     frame = pd.DataFrame(result.fetchall(), columns=[*SUBSTATION_COLUMNS, "anywhere"])
     distinct_customers = int(frame["anywhere"].iloc[0]) if len(frame) else 0
     frame = _typed(frame.drop(columns="anywhere"))
@@ -196,6 +219,29 @@ def coverage_statistics_in(conn: Connection, *, days: int = RECENT_DAYS) -> Stat
         impacts_by_level=_impacts_by_level(frame),
         kpis=_kpis(frame, distinct_customers),
     )
+
+
+def _window_bounds(conn: Connection, days: int) -> dict:
+    """The recent window's start (now() of this transaction minus `days` days), the first day of
+    the local month it falls in and the start of the next local month, as values."""
+    row = conn.execute(
+        sa.text(
+            "SELECT w.since, w.first_month,"
+            " CAST(w.first_month + interval '1 month' AS timestamp) AT TIME ZONE w.zone"
+            " AS month_after"
+            " FROM (SELECT now() - make_interval(days => :days) AS since, z.zone,"
+            "  CAST(date_trunc('month', (now() - make_interval(days => :days)) AT TIME ZONE z.zone)"
+            "   AS date) AS first_month"
+            "  FROM (SELECT CAST(:time_zone AS text) AS zone) AS z) AS w"
+        ),
+        {"days": days, "time_zone": clock.time_zone_name(conn)},
+    ).one()
+    return {
+        "days": days,
+        "since": row.since,
+        "first_month": row.first_month,
+        "month_after": row.month_after,
+    }
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:

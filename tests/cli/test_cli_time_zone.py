@@ -22,6 +22,28 @@ def test_default_is_utc_and_a_set_zone_is_stored_and_printed(db_url):
     assert run_ctm("time-zone", url=db_url).stdout.strip() == "Asia/Hong_Kong"
 
 
+def test_a_new_zone_recounts_the_analytics_summary_by_its_months(db_url):
+    """An event at 20:00 UTC on 31 January is in February in Hong Kong: after the change the
+    monthly summary counts it there (the database recounts in the same transaction)."""
+    engine = db.get_engine(db_url)
+    with db.owner_transaction(engine) as conn:
+        sub = conn.scalar(sa.text("INSERT INTO substations (name) VALUES ('N') RETURNING id"))
+        conn.execute(
+            sa.text(
+                'INSERT INTO pq_events (substation_id, circuit_id, "timestamp", event_type,'
+                " remaining_voltage, duration_ms) VALUES (:s, 'H1', '2026-01-31 20:00+00',"
+                " 'voltage_dip', 40, 100)"
+            ),
+            {"s": sub},
+        )
+    months = "SELECT string_agg(month::text, ',') FROM analytics_monthly WHERE events_50 > 0"
+    assert scalar(engine, months) == "2026-01-01"
+    result = run_ctm("time-zone", "Asia/Hong_Kong", url=db_url)
+    assert result.returncode == 0, result.stderr
+    assert "analytics summary recounted" in result.stderr
+    assert scalar(engine, months) == "2026-02-01"
+
+
 @pytest.mark.parametrize("zone", ["Mars/Olympus", " ", "UTC\x01", "x" * 300])
 def test_unknown_zone_is_one_line_exit_2_and_nothing_changes(db_url, zone):
     result = run_ctm("time-zone", zone, url=db_url)
