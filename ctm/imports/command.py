@@ -37,16 +37,45 @@ class RowErrorsExit(click.ClickException):
 
 
 class _Progress:
-    """Messages on stderr; a bar for the long steps when stderr is a terminal or the file is big."""
+    """The import's progress on standard error. The work is set-based — one statement per step
+    (match and check, write), so the bar advances per step, never per row. On a
+    terminal: one line redrawn in place, `[##########----------] 1/2 writing 25,000 changes (4.1 s)`; to a
+    pipe or file: one timestamped line per step, which logs read better."""
 
-    def __init__(self, quiet: bool):
-        self.quiet = quiet
+    WIDTH = 20
+
+    def __init__(self, steps: int, stream=None):
+        self.stream = stream if stream is not None else click.get_text_stream("stderr")
+        self.steps = steps
+        self.done = 0
+        self.message = ""
         self.started = time.monotonic()
+        self.on_terminal = self.stream.isatty()
 
     def __call__(self, message: str) -> None:
-        if not self.quiet:
-            elapsed = time.monotonic() - self.started
-            click.echo(f"  [{elapsed:5.1f} s] {message}", err=True)
+        """A new step starts: the previous one is done."""
+        if self.message:
+            self.done = min(self.done + 1, self.steps)
+        self.message = message
+        self._draw()
+
+    def finish(self, message: str) -> None:
+        self.done, self.message = self.steps, message
+        self._draw()
+        if self.on_terminal:
+            self.stream.write("\n")
+            self.stream.flush()
+
+    def _draw(self) -> None:
+        elapsed = time.monotonic() - self.started
+        if not self.on_terminal:
+            click.echo(f"  [{elapsed:5.1f} s] {self.message}", file=self.stream)
+            return
+        filled = self.WIDTH * self.done // self.steps
+        bar = "#" * filled + "-" * (self.WIDTH - filled)
+        line = f"[{bar}] {self.done}/{self.steps} {self.message} ({elapsed:.1f} s)"
+        self.stream.write("\r" + line[:100].ljust(100))
+        self.stream.flush()
 
 
 @click.command("import")
@@ -92,7 +121,6 @@ def import_command(
     from ctm.imports.reading import read_import_file
     from ctm.imports.service import ImportRefused, apply_import, preview_import
 
-    progress = _Progress(quiet=False)
     try:
         source = read_import_file(file, SPECS[kind], encoding=encoding)
     except ServiceError as exc:
@@ -116,6 +144,9 @@ def import_command(
         identity = users.identity_for(engine, as_user)
         if identity is None:
             raise ImportCommandError(f"there is no user {as_user!r} (see `ctm users list`)")
+    # The bar starts once the file's own messages are out: match and check, then (unless a dry
+    # run) write.
+    progress = _Progress(steps=1 if dry_run else 2)
     try:
         if dry_run:
             result = preview_import(engine, identity, source, kind, sync=sync, progress=progress)
@@ -125,6 +156,7 @@ def import_command(
         result = refused.preview
     except ServiceError as exc:
         raise ImportCommandError(str(exc)) from None
+    progress.finish("checked" if dry_run or result.error_rows else "written")
     for line in result.error_lines():
         click.echo(line)
     if sync and len(result.ended_by_sync):

@@ -155,3 +155,49 @@ def test_encoding_option_and_report(engine, db_url, tmp_path):
     assert (
         scalar(engine, "SELECT name FROM customers WHERE account_number = 'TW-1'") == "台灣電力公司"
     )
+
+
+def test_a_terminal_gets_a_progress_bar_redrawn_in_place(engine, db_url, tmp_path):
+    """On a terminal the steps (match and check, write) advance one bar on one line; to a pipe
+    the same steps are plain timestamped lines (the other tests read those)."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    from clihelpers import REPO
+
+    make_grid(engine)
+    path = write_csv(tmp_path / "m.csv", [HEADER, ["NEW-1", "North", "H2", "New One"]])
+    leader, follower = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "CTM_DATA_DIR"}
+    env.update(DATABASE_URL=db_url, PYTHONPATH=str(REPO), PYTHONWARNINGS="ignore")
+    process = subprocess.run(
+        [sys.executable, "-m", "ctm.cli", "import", str(path)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        env=env,
+        cwd=REPO,
+        timeout=120,
+        check=False,
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    terminal = b"".join(chunks).decode()
+    assert process.returncode == 0, terminal
+    assert "\r[" + "-" * 20 + "] 0/2 matching 1 rows" in terminal
+    assert "\r[" + "#" * 10 + "-" * 10 + "] 1/2 writing" in terminal
+    assert "\r[" + "#" * 20 + "] 2/2 written" in terminal
+    # The file's own messages come before the bar, each on its own line.
+    assert "m.csv: 1 rows" in terminal.split("\r[")[0]
+    assert last_line(process.stdout.decode()) == "1 rows: 1 new, 0 changed, 0 unchanged, 0 errors"
