@@ -51,6 +51,12 @@ RULES: dict[str, dict[str, Action | None]] = {
         "UPDATE": None,
         "DELETE": None,
     },
+    "public.analytics_monthly": {  # the analytics summary: read like events, kept by triggers
+        "SELECT": Action.READ,
+        "INSERT": None,
+        "UPDATE": None,
+        "DELETE": None,
+    },
     "public.customer_transformer_matching": {
         "SELECT": Action.READ,
         "INSERT": Action.EDIT_MAPPINGS,
