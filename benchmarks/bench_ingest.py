@@ -1,8 +1,7 @@
 """Bulk ingest of 200,000 events by COPY, impacts created in the same transaction: the current
 schema vs round 1 (the migrations of commit f7fa19a, from git history) in a second database, run
 interleaved in the same run, --repeat rounds (default 5); optionally (--all) the plan's design, the
-floor (current schema, trigger disabled, one INSERT ... SELECT afterwards) and the current schema
-without the analytics summary's insert triggers (what the summary costs).
+floor (current schema, trigger disabled, one INSERT ... SELECT afterwards).
 
     python benchmarks/bench_ingest.py [--server-url URL] [--events N] [--repeat N] [--all]
 """
@@ -45,21 +44,6 @@ def run_floor(url: str, events: list[tuple]) -> float:
         conn.close()
 
 
-def apply_ours_without_summary(url: str) -> None:
-    """The current schema with the analytics summary's insert triggers disabled: what the summary
-    costs a bulk load (issue 11)."""
-    common.apply_ours(url)
-    conn = common.connect(url)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("ALTER TABLE pq_events DISABLE TRIGGER analytics_monthly_events_insert")
-            cur.execute(
-                "ALTER TABLE event_customer_impact DISABLE TRIGGER analytics_monthly_impacts_insert"
-            )
-    finally:
-        conn.close()
-
-
 VARIANTS = {
     "round 1": (common.apply_round1, run_copy),
     "current": (common.apply_ours, run_copy),
@@ -67,7 +51,6 @@ VARIANTS = {
 EXTRA_VARIANTS = {
     "plan": (common.apply_plan, run_copy),
     "floor": (common.apply_ours, run_floor),
-    "no summary": (apply_ours_without_summary, run_copy),
 }
 GOAL = 1.10
 
@@ -131,7 +114,6 @@ def main() -> None:
         f" {paired:.3f} (goal <= {GOAL}) {'OK' if ratio <= GOAL else 'MISSED'}"
     )
     if args.all:
-        print(f"current / no summary: {median['current'] / median['no summary']:.3f}")
         print(f"current vs plan: {median['plan'] / median['current']:.2f}x faster")
         print(f"current / floor: {median['current'] / median['floor']:.2f}")
     print(common.load_line("finished"))

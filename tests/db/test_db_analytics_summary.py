@@ -218,12 +218,36 @@ def test_migration_fills_the_summary_from_existing_rows(engine, world):
     assert assert_exact(engine, "rebuild") > 20
 
 
-def test_summary_equals_a_full_recount_after_random_changes(engine, world, make_user):
+@pytest.fixture(params=[False, True], ids=["plain", "sessions-set-impacts-summarised"])
+def sessions_spoof(request, engine):
+    """With the parameter on, every session sets ctm.impacts_summarised = 'on' first — the flag
+    the one-event insert path raises to count its own impact rows; no other writer of impact rows
+    may be fooled by it into leaving them out of the summary."""
+    if not request.param:
+        yield False
+        return
+
+    def spoof(dbapi_connection, connection_record, connection_proxy):
+        with dbapi_connection.cursor() as cur:
+            cur.execute("SET ctm.impacts_summarised = 'on'")
+
+    sa.event.listen(engine, "checkout", spoof)
+    yield True
+    sa.event.remove(engine, "checkout", spoof)
+    engine.dispose()
+
+
+def test_summary_equals_a_full_recount_after_random_changes(
+    engine, world, make_user, sessions_spoof
+):
     rng, circuits, customers = world["rng"], world["circuits"], world["customers"]
     insert_events(engine, [random_event(rng, circuits) for _ in range(300)])
     assert assert_exact(engine, "bulk insert") > 50
     insert_events(engine, [random_event(rng, circuits)])
     assert_exact(engine, "single insert")
+    if sessions_spoof:
+        flag = owner(engine, "SELECT current_setting('ctm.impacts_summarised', true)")[0][0]
+        assert flag == "on"
 
     def ids(n: int) -> list:
         return [
@@ -360,6 +384,53 @@ def test_summary_equals_a_full_recount_after_random_changes(engine, world, make_
     assert_exact(engine, "time zone changed")
     owner(engine, "TRUNCATE event_customer_impact")
     assert_exact(engine, "impacts truncated")
+
+
+def test_events_inserted_one_by_one_are_counted_with_their_impact_rows(engine, world):
+    """A live monitor's feed: one event per statement (the path that counts an event and its
+    impact rows in one upsert) gives the summary a bulk load gives — including events without a
+    substation, on a circuit not registered yet, false, swells and interruptions without a
+    residual — and registers the new circuit."""
+    rng, circuits = world["rng"], world["circuits"]
+    sub = world["subs"][0]
+    odd = [
+        {**random_event(rng, circuits), "s": None},
+        {**random_event(rng, circuits), "s": sub, "c": "h7 "},
+        {**random_event(rng, circuits), "t": "interruption", "r": None, "st": "new"},
+        {**random_event(rng, circuits), "t": "voltage_swell", "r": 131.5, "st": "new"},
+        {**random_event(rng, circuits), "st": "false"},
+        {**random_event(rng, circuits), "t": "harmonic"},
+    ]
+    for row in odd + [random_event(rng, circuits) for _ in range(80)]:
+        insert_events(engine, [row])
+    assert assert_exact(engine, "86 single inserts") > 20
+    hits = owner(engine, "SELECT sum(hits_90) FROM analytics_monthly")[0][0]
+    assert hits > 0, "the impact rows of single inserts are counted"
+    registered = owner(
+        engine,
+        "SELECT source FROM substation_circuits WHERE substation_id = :s AND circuit_id = 'H7'",
+        {"s": sub},
+    )
+    assert registered == [("event",)]
+
+
+def test_every_writer_of_impact_rows_ignores_a_session_impacts_summarised_flag(engine):
+    """Only the one-event branch of the insert trigger may raise ctm.impacts_summarised (and only
+    around its own insert): every other function that inserts impact rows runs with it 'off', so
+    the summary's impact trigger counts what they write whatever a session set."""
+    writers = owner(
+        engine,
+        r"""
+        SELECT p.oid::regprocedure::text, coalesce(p.proconfig, '{}')
+        FROM pg_proc AS p JOIN pg_namespace AS n ON n.oid = p.pronamespace
+        WHERE n.nspname IN ('public', 'ctm_private')
+          AND p.prosrc ~* 'insert\s+into\s+public\.event_customer_impact'
+        """,
+    )
+    names = {name for name, _ in writers}
+    assert "trigger_generate_customer_impacts()" in names and len(names) >= 5, names
+    for name, config in writers:
+        assert "ctm.impacts_summarised=off" in config, f"{name} runs with {config}"
 
 
 def test_verdict_functions_classify_as_the_curves_module(engine):
