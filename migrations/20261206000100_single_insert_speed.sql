@@ -9,7 +9,8 @@
 --   * the circuit is registered only when it is not registered yet;
 --   * the event and its impact rows are added to their month's summary row by one statement here,
 --     after the impacts are made: the impact trigger is skipped while this function sets
---     ctm.impacts_summarised to 'on' around its own insert;
+--     ctm.impacts_summarised to 'on' around its own insert; an event that is not rated (false,
+--     another type, no residual) can change only six measures and takes a six-column upsert;
 --   * the stored zone is read as a plain statement (plan cached for the session).
 -- Statements of many events (bulk loads) run the same statements as before; the summary's event
 -- trigger is folded into this function (one trigger call per insert statement instead of two).
@@ -19,8 +20,21 @@
 -- restored on exit), and only this function's one-event branch turns it on, for its own insert.
 -- A test lists every function that inserts impact rows and requires that setting.
 
--- An event's rules for the summary: base event, residual r, duration d, counted (SARFI) and placed
--- (ride-through) flags, and its verdict per curve. Inlined by the planner (plain SQL, set-returning).
+-- An event's base rules for the summary: a base event (not false; a dip, swell, interruption or no
+-- type) and its residual r (remaining voltage, 0 for an interruption without one) — the rules of
+-- ctm_private.analytics_monthly_apply_events. Inlined by the planner (plain SQL, set-returning).
+CREATE FUNCTION ctm_private.event_base(p_status text, p_type text, p_residual numeric)
+  RETURNS TABLE (base boolean, r numeric)
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  AS $$
+  SELECT coalesce(p_status <> 'false', false)
+           AND (p_type IS NULL OR p_type IN ('voltage_dip', 'voltage_swell', 'interruption')),
+         coalesce(p_residual, CASE WHEN p_type = 'interruption' THEN 0 END)
+$$;
+REVOKE EXECUTE ON FUNCTION ctm_private.event_base(text, text, numeric) FROM PUBLIC;
+
+-- All of an event's rules: base, r, duration d, counted (SARFI) and placed (ride-through) flags,
+-- and its verdict per curve.
 CREATE FUNCTION ctm_private.event_rules(p_status text, p_type text, p_residual numeric,
                                         p_duration integer)
   RETURNS TABLE (base boolean, r numeric, d integer, counted boolean, placed boolean,
@@ -34,12 +48,8 @@ CREATE FUNCTION ctm_private.event_rules(p_status text, p_type text, p_residual n
          ctm_private.verdict_semi_f47(v.rf, v.df),
          ctm_private.verdict_iec_61000_4_34(v.rf, v.df, 50),
          ctm_private.verdict_iec_61000_4_34(v.rf, v.df, 60)
-  FROM (SELECT u.base, u.r, u.d, u.r::float8 AS rf, u.d::float8 AS df
-        FROM (SELECT coalesce(p_status <> 'false', false)
-                       AND (p_type IS NULL
-                            OR p_type IN ('voltage_dip', 'voltage_swell', 'interruption')) AS base,
-                     coalesce(p_residual, CASE WHEN p_type = 'interruption' THEN 0 END) AS r,
-                     p_duration AS d) AS u
+  FROM (SELECT u.base, u.r, p_duration AS d, u.r::float8 AS rf, p_duration::float8 AS df
+        FROM ctm_private.event_base(p_status, p_type, p_residual) AS u
         -- The verdicts read float8 values converted once, not once per mention in their CASE.
         OFFSET 0) AS v
   -- Each rule once, however many measures use it (without the fence the planner copies the
@@ -61,15 +71,23 @@ DECLARE
     (SELECT s.value FROM public.ctm_settings AS s WHERE s.key = 'time_zone'), 'UTC');
   v_hits integer;
   v_work_mem text;
+  v_new_circuit boolean;
+  v_rated boolean;
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM new_events OFFSET 1) THEN
     -- One event (a live monitor): static statements whose plans, made for one row, are cached for
     -- the session; re-planning them on every insert would double the trigger's cost.
-    IF EXISTS (SELECT 1 FROM new_events AS e
-               WHERE e.substation_id IS NOT NULL AND e.circuit_id IS NOT NULL
-                 AND NOT EXISTS (SELECT 1 FROM public.substation_circuits AS sc
-                                 WHERE sc.substation_id = e.substation_id
-                                   AND sc.circuit_id = e.circuit_id)) THEN
+    -- Is its circuit new; is it rated (a base event with a residual: the only kind that adds to
+    -- SARFI, ride-through or "too long" measures)?
+    SELECT e.substation_id IS NOT NULL AND e.circuit_id IS NOT NULL
+             AND NOT EXISTS (SELECT 1 FROM public.substation_circuits AS sc
+                             WHERE sc.substation_id = e.substation_id
+                               AND sc.circuit_id = e.circuit_id),
+           coalesce(b.base AND b.r IS NOT NULL, false)
+    INTO v_new_circuit, v_rated
+    FROM new_events AS e
+    CROSS JOIN LATERAL ctm_private.event_base(e.status, e.event_type, e.remaining_voltage) AS b;
+    IF v_new_circuit THEN
       INSERT INTO public.substation_circuits (substation_id, circuit_id, source)
       SELECT e.substation_id, e.circuit_id, 'event'
       FROM new_events AS e
@@ -87,150 +105,173 @@ BEGIN
     PERFORM set_config('ctm.impacts_summarised', 'off', true);
     -- The event and its impact rows (one level: its severity's) in its month's summary row; the
     -- rules are those of ctm_private.analytics_monthly_apply_events / _apply_impacts.
+    IF v_rated THEN
+        INSERT INTO public.analytics_monthly AS a (month, substation_id, swell,
+        unplaced, no_residual, too_long, events_10, served_10, hits_10, events_20, served_20,
+        hits_20, events_30, served_30, hits_30, events_40, served_40, hits_40, events_50,
+        served_50, hits_50, events_60, served_60, hits_60, events_70, served_70, hits_70,
+        events_80, served_80, hits_80, events_90, served_90, hits_90, events_110, served_110,
+        hits_110, events_120, served_120, hits_120, events_130, served_130, hits_130, events_140,
+        served_140, hits_140, events_itic, served_itic, hits_itic, events_semi_f47,
+        served_semi_f47, hits_semi_f47, rt_itic_within, rt_itic_outside, rt_itic_not_covered,
+        rt_semi_f47_within, rt_semi_f47_outside, rt_semi_f47_not_covered, rt_iec50_within,
+        rt_iec50_outside, rt_iec50_not_covered, rt_iec60_within, rt_iec60_outside,
+        rt_iec60_not_covered, impacts_severe, impacts_moderate, impacts_minor)
+        SELECT date_trunc('month', e."timestamp" AT TIME ZONE v_tz)::date, e.substation_id,
+               coalesce(e.event_type = 'voltage_swell', false),
+               CASE WHEN c.base AND (c.r IS NULL OR c.d IS NULL) THEN 1 ELSE 0 END,
+               CASE WHEN c.base AND c.r IS NULL THEN 1 ELSE 0 END,
+               CASE WHEN c.base AND c.r IS NOT NULL AND c.d > 60000 THEN 1 ELSE 0 END,
+               CASE WHEN c.counted AND c.r < 10 THEN 1 ELSE 0 END,
+               CASE WHEN c.counted AND c.r < 10 THEN coalesce(sc.customers_served, 0) ELSE 0 END,
+               CASE WHEN c.counted AND c.r < 10 THEN v_hits ELSE 0 END,
+               CASE WHEN c.counted AND c.r < 20 THEN 1 ELSE 0 END,
+               CASE WHEN c.counted AND c.r < 20 THEN coalesce(sc.customers_served, 0) ELSE 0 END,
+               CASE WHEN c.counted AND c.r < 20 THEN v_hits ELSE 0 END,
+               CASE WHEN c.counted AND c.r < 30 THEN 1 ELSE 0 END,
+               CASE WHEN c.counted AND c.r < 30 THEN coalesce(sc.customers_served, 0) ELSE 0 END,
+               CASE WHEN c.counted AND c.r < 30 THEN v_hits ELSE 0 END,
+               CASE WHEN c.counted AND c.r < 40 THEN 1 ELSE 0 END,
+               CASE WHEN c.counted AND c.r < 40 THEN coalesce(sc.customers_served, 0) ELSE 0 END,
+               CASE WHEN c.counted AND c.r < 40 THEN v_hits ELSE 0 END,
+               CASE WHEN c.counted AND c.r < 50 THEN 1 ELSE 0 END,
+               CASE WHEN c.counted AND c.r < 50 THEN coalesce(sc.customers_served, 0) ELSE 0 END,
+               CASE WHEN c.counted AND c.r < 50 THEN v_hits ELSE 0 END,
+               CASE WHEN c.counted AND c.r < 60 THEN 1 ELSE 0 END,
+               CASE WHEN c.counted AND c.r < 60 THEN coalesce(sc.customers_served, 0) ELSE 0 END,
+               CASE WHEN c.counted AND c.r < 60 THEN v_hits ELSE 0 END,
+               CASE WHEN c.counted AND c.r < 70 THEN 1 ELSE 0 END,
+               CASE WHEN c.counted AND c.r < 70 THEN coalesce(sc.customers_served, 0) ELSE 0 END,
+               CASE WHEN c.counted AND c.r < 70 THEN v_hits ELSE 0 END,
+               CASE WHEN c.counted AND c.r < 80 THEN 1 ELSE 0 END,
+               CASE WHEN c.counted AND c.r < 80 THEN coalesce(sc.customers_served, 0) ELSE 0 END,
+               CASE WHEN c.counted AND c.r < 80 THEN v_hits ELSE 0 END,
+               CASE WHEN c.counted AND c.r < 90 THEN 1 ELSE 0 END,
+               CASE WHEN c.counted AND c.r < 90 THEN coalesce(sc.customers_served, 0) ELSE 0 END,
+               CASE WHEN c.counted AND c.r < 90 THEN v_hits ELSE 0 END,
+               CASE WHEN c.counted AND c.r > 110 THEN 1 ELSE 0 END,
+               CASE WHEN c.counted AND c.r > 110 THEN coalesce(sc.customers_served, 0) ELSE 0 END,
+               CASE WHEN c.counted AND c.r > 110 THEN v_hits ELSE 0 END,
+               CASE WHEN c.counted AND c.r > 120 THEN 1 ELSE 0 END,
+               CASE WHEN c.counted AND c.r > 120 THEN coalesce(sc.customers_served, 0) ELSE 0 END,
+               CASE WHEN c.counted AND c.r > 120 THEN v_hits ELSE 0 END,
+               CASE WHEN c.counted AND c.r > 130 THEN 1 ELSE 0 END,
+               CASE WHEN c.counted AND c.r > 130 THEN coalesce(sc.customers_served, 0) ELSE 0 END,
+               CASE WHEN c.counted AND c.r > 130 THEN v_hits ELSE 0 END,
+               CASE WHEN c.counted AND c.r > 140 THEN 1 ELSE 0 END,
+               CASE WHEN c.counted AND c.r > 140 THEN coalesce(sc.customers_served, 0) ELSE 0 END,
+               CASE WHEN c.counted AND c.r > 140 THEN v_hits ELSE 0 END,
+               CASE WHEN c.counted AND c.v_itic = 'outside' THEN 1 ELSE 0 END,
+               CASE WHEN c.counted AND c.v_itic = 'outside' THEN coalesce(sc.customers_served, 0) ELSE 0 END,
+               CASE WHEN c.counted AND c.v_itic = 'outside' THEN v_hits ELSE 0 END,
+               CASE WHEN c.counted AND c.v_semi_f47 = 'outside' THEN 1 ELSE 0 END,
+               CASE WHEN c.counted AND c.v_semi_f47 = 'outside' THEN coalesce(sc.customers_served, 0) ELSE 0 END,
+               CASE WHEN c.counted AND c.v_semi_f47 = 'outside' THEN v_hits ELSE 0 END,
+               CASE WHEN c.placed AND c.v_itic = 'within' THEN 1 ELSE 0 END,
+               CASE WHEN c.placed AND c.v_itic = 'outside' THEN 1 ELSE 0 END,
+               CASE WHEN c.placed AND c.v_itic = 'not covered' THEN 1 ELSE 0 END,
+               CASE WHEN c.placed AND c.v_semi_f47 = 'within' THEN 1 ELSE 0 END,
+               CASE WHEN c.placed AND c.v_semi_f47 = 'outside' THEN 1 ELSE 0 END,
+               CASE WHEN c.placed AND c.v_semi_f47 = 'not covered' THEN 1 ELSE 0 END,
+               CASE WHEN c.placed AND c.v_iec50 = 'within' THEN 1 ELSE 0 END,
+               CASE WHEN c.placed AND c.v_iec50 = 'outside' THEN 1 ELSE 0 END,
+               CASE WHEN c.placed AND c.v_iec50 = 'not covered' THEN 1 ELSE 0 END,
+               CASE WHEN c.placed AND c.v_iec60 = 'within' THEN 1 ELSE 0 END,
+               CASE WHEN c.placed AND c.v_iec60 = 'outside' THEN 1 ELSE 0 END,
+               CASE WHEN c.placed AND c.v_iec60 = 'not covered' THEN 1 ELSE 0 END,
+               CASE WHEN public.impact_level_for_severity(e.severity) = 'severe' THEN v_hits ELSE 0 END,
+               CASE WHEN public.impact_level_for_severity(e.severity) = 'moderate' THEN v_hits ELSE 0 END,
+               CASE WHEN public.impact_level_for_severity(e.severity) = 'minor' THEN v_hits ELSE 0 END
+        FROM new_events AS e
+        LEFT JOIN public.substation_circuits AS sc
+          ON sc.substation_id = e.substation_id AND sc.circuit_id = e.circuit_id
+        CROSS JOIN LATERAL ctm_private.event_rules(e.status, e.event_type, e.remaining_voltage, e.duration_ms) AS c
+        ON CONFLICT ON CONSTRAINT analytics_monthly_key DO UPDATE SET
+          unplaced = a.unplaced + EXCLUDED.unplaced,
+          no_residual = a.no_residual + EXCLUDED.no_residual,
+          too_long = a.too_long + EXCLUDED.too_long,
+          events_10 = a.events_10 + EXCLUDED.events_10,
+          served_10 = a.served_10 + EXCLUDED.served_10,
+          hits_10 = a.hits_10 + EXCLUDED.hits_10,
+          events_20 = a.events_20 + EXCLUDED.events_20,
+          served_20 = a.served_20 + EXCLUDED.served_20,
+          hits_20 = a.hits_20 + EXCLUDED.hits_20,
+          events_30 = a.events_30 + EXCLUDED.events_30,
+          served_30 = a.served_30 + EXCLUDED.served_30,
+          hits_30 = a.hits_30 + EXCLUDED.hits_30,
+          events_40 = a.events_40 + EXCLUDED.events_40,
+          served_40 = a.served_40 + EXCLUDED.served_40,
+          hits_40 = a.hits_40 + EXCLUDED.hits_40,
+          events_50 = a.events_50 + EXCLUDED.events_50,
+          served_50 = a.served_50 + EXCLUDED.served_50,
+          hits_50 = a.hits_50 + EXCLUDED.hits_50,
+          events_60 = a.events_60 + EXCLUDED.events_60,
+          served_60 = a.served_60 + EXCLUDED.served_60,
+          hits_60 = a.hits_60 + EXCLUDED.hits_60,
+          events_70 = a.events_70 + EXCLUDED.events_70,
+          served_70 = a.served_70 + EXCLUDED.served_70,
+          hits_70 = a.hits_70 + EXCLUDED.hits_70,
+          events_80 = a.events_80 + EXCLUDED.events_80,
+          served_80 = a.served_80 + EXCLUDED.served_80,
+          hits_80 = a.hits_80 + EXCLUDED.hits_80,
+          events_90 = a.events_90 + EXCLUDED.events_90,
+          served_90 = a.served_90 + EXCLUDED.served_90,
+          hits_90 = a.hits_90 + EXCLUDED.hits_90,
+          events_110 = a.events_110 + EXCLUDED.events_110,
+          served_110 = a.served_110 + EXCLUDED.served_110,
+          hits_110 = a.hits_110 + EXCLUDED.hits_110,
+          events_120 = a.events_120 + EXCLUDED.events_120,
+          served_120 = a.served_120 + EXCLUDED.served_120,
+          hits_120 = a.hits_120 + EXCLUDED.hits_120,
+          events_130 = a.events_130 + EXCLUDED.events_130,
+          served_130 = a.served_130 + EXCLUDED.served_130,
+          hits_130 = a.hits_130 + EXCLUDED.hits_130,
+          events_140 = a.events_140 + EXCLUDED.events_140,
+          served_140 = a.served_140 + EXCLUDED.served_140,
+          hits_140 = a.hits_140 + EXCLUDED.hits_140,
+          events_itic = a.events_itic + EXCLUDED.events_itic,
+          served_itic = a.served_itic + EXCLUDED.served_itic,
+          hits_itic = a.hits_itic + EXCLUDED.hits_itic,
+          events_semi_f47 = a.events_semi_f47 + EXCLUDED.events_semi_f47,
+          served_semi_f47 = a.served_semi_f47 + EXCLUDED.served_semi_f47,
+          hits_semi_f47 = a.hits_semi_f47 + EXCLUDED.hits_semi_f47,
+          rt_itic_within = a.rt_itic_within + EXCLUDED.rt_itic_within,
+          rt_itic_outside = a.rt_itic_outside + EXCLUDED.rt_itic_outside,
+          rt_itic_not_covered = a.rt_itic_not_covered + EXCLUDED.rt_itic_not_covered,
+          rt_semi_f47_within = a.rt_semi_f47_within + EXCLUDED.rt_semi_f47_within,
+          rt_semi_f47_outside = a.rt_semi_f47_outside + EXCLUDED.rt_semi_f47_outside,
+          rt_semi_f47_not_covered = a.rt_semi_f47_not_covered + EXCLUDED.rt_semi_f47_not_covered,
+          rt_iec50_within = a.rt_iec50_within + EXCLUDED.rt_iec50_within,
+          rt_iec50_outside = a.rt_iec50_outside + EXCLUDED.rt_iec50_outside,
+          rt_iec50_not_covered = a.rt_iec50_not_covered + EXCLUDED.rt_iec50_not_covered,
+          rt_iec60_within = a.rt_iec60_within + EXCLUDED.rt_iec60_within,
+          rt_iec60_outside = a.rt_iec60_outside + EXCLUDED.rt_iec60_outside,
+          rt_iec60_not_covered = a.rt_iec60_not_covered + EXCLUDED.rt_iec60_not_covered,
+          impacts_severe = a.impacts_severe + EXCLUDED.impacts_severe,
+          impacts_moderate = a.impacts_moderate + EXCLUDED.impacts_moderate,
+          impacts_minor = a.impacts_minor + EXCLUDED.impacts_minor;
+    ELSE
+      -- Not rated (false, another type, or no residual): only these measures can change; an
+      -- upsert of six columns costs half the one of all (its expressions are set up per call).
       INSERT INTO public.analytics_monthly AS a (month, substation_id, swell,
-      unplaced, no_residual, too_long, events_10, served_10, hits_10, events_20, served_20,
-      hits_20, events_30, served_30, hits_30, events_40, served_40, hits_40, events_50,
-      served_50, hits_50, events_60, served_60, hits_60, events_70, served_70, hits_70,
-      events_80, served_80, hits_80, events_90, served_90, hits_90, events_110, served_110,
-      hits_110, events_120, served_120, hits_120, events_130, served_130, hits_130, events_140,
-      served_140, hits_140, events_itic, served_itic, hits_itic, events_semi_f47,
-      served_semi_f47, hits_semi_f47, rt_itic_within, rt_itic_outside, rt_itic_not_covered,
-      rt_semi_f47_within, rt_semi_f47_outside, rt_semi_f47_not_covered, rt_iec50_within,
-      rt_iec50_outside, rt_iec50_not_covered, rt_iec60_within, rt_iec60_outside,
-      rt_iec60_not_covered, impacts_severe, impacts_moderate, impacts_minor)
+        unplaced, no_residual, impacts_severe, impacts_moderate, impacts_minor)
       SELECT date_trunc('month', e."timestamp" AT TIME ZONE v_tz)::date, e.substation_id,
              coalesce(e.event_type = 'voltage_swell', false),
-             CASE WHEN c.base AND (c.r IS NULL OR c.d IS NULL) THEN 1 ELSE 0 END,
-             CASE WHEN c.base AND c.r IS NULL THEN 1 ELSE 0 END,
-             CASE WHEN c.base AND c.r IS NOT NULL AND c.d > 60000 THEN 1 ELSE 0 END,
-             CASE WHEN c.counted AND c.r < 10 THEN 1 ELSE 0 END,
-             CASE WHEN c.counted AND c.r < 10 THEN coalesce(sc.customers_served, 0) ELSE 0 END,
-             CASE WHEN c.counted AND c.r < 10 THEN v_hits ELSE 0 END,
-             CASE WHEN c.counted AND c.r < 20 THEN 1 ELSE 0 END,
-             CASE WHEN c.counted AND c.r < 20 THEN coalesce(sc.customers_served, 0) ELSE 0 END,
-             CASE WHEN c.counted AND c.r < 20 THEN v_hits ELSE 0 END,
-             CASE WHEN c.counted AND c.r < 30 THEN 1 ELSE 0 END,
-             CASE WHEN c.counted AND c.r < 30 THEN coalesce(sc.customers_served, 0) ELSE 0 END,
-             CASE WHEN c.counted AND c.r < 30 THEN v_hits ELSE 0 END,
-             CASE WHEN c.counted AND c.r < 40 THEN 1 ELSE 0 END,
-             CASE WHEN c.counted AND c.r < 40 THEN coalesce(sc.customers_served, 0) ELSE 0 END,
-             CASE WHEN c.counted AND c.r < 40 THEN v_hits ELSE 0 END,
-             CASE WHEN c.counted AND c.r < 50 THEN 1 ELSE 0 END,
-             CASE WHEN c.counted AND c.r < 50 THEN coalesce(sc.customers_served, 0) ELSE 0 END,
-             CASE WHEN c.counted AND c.r < 50 THEN v_hits ELSE 0 END,
-             CASE WHEN c.counted AND c.r < 60 THEN 1 ELSE 0 END,
-             CASE WHEN c.counted AND c.r < 60 THEN coalesce(sc.customers_served, 0) ELSE 0 END,
-             CASE WHEN c.counted AND c.r < 60 THEN v_hits ELSE 0 END,
-             CASE WHEN c.counted AND c.r < 70 THEN 1 ELSE 0 END,
-             CASE WHEN c.counted AND c.r < 70 THEN coalesce(sc.customers_served, 0) ELSE 0 END,
-             CASE WHEN c.counted AND c.r < 70 THEN v_hits ELSE 0 END,
-             CASE WHEN c.counted AND c.r < 80 THEN 1 ELSE 0 END,
-             CASE WHEN c.counted AND c.r < 80 THEN coalesce(sc.customers_served, 0) ELSE 0 END,
-             CASE WHEN c.counted AND c.r < 80 THEN v_hits ELSE 0 END,
-             CASE WHEN c.counted AND c.r < 90 THEN 1 ELSE 0 END,
-             CASE WHEN c.counted AND c.r < 90 THEN coalesce(sc.customers_served, 0) ELSE 0 END,
-             CASE WHEN c.counted AND c.r < 90 THEN v_hits ELSE 0 END,
-             CASE WHEN c.counted AND c.r > 110 THEN 1 ELSE 0 END,
-             CASE WHEN c.counted AND c.r > 110 THEN coalesce(sc.customers_served, 0) ELSE 0 END,
-             CASE WHEN c.counted AND c.r > 110 THEN v_hits ELSE 0 END,
-             CASE WHEN c.counted AND c.r > 120 THEN 1 ELSE 0 END,
-             CASE WHEN c.counted AND c.r > 120 THEN coalesce(sc.customers_served, 0) ELSE 0 END,
-             CASE WHEN c.counted AND c.r > 120 THEN v_hits ELSE 0 END,
-             CASE WHEN c.counted AND c.r > 130 THEN 1 ELSE 0 END,
-             CASE WHEN c.counted AND c.r > 130 THEN coalesce(sc.customers_served, 0) ELSE 0 END,
-             CASE WHEN c.counted AND c.r > 130 THEN v_hits ELSE 0 END,
-             CASE WHEN c.counted AND c.r > 140 THEN 1 ELSE 0 END,
-             CASE WHEN c.counted AND c.r > 140 THEN coalesce(sc.customers_served, 0) ELSE 0 END,
-             CASE WHEN c.counted AND c.r > 140 THEN v_hits ELSE 0 END,
-             CASE WHEN c.counted AND c.v_itic = 'outside' THEN 1 ELSE 0 END,
-             CASE WHEN c.counted AND c.v_itic = 'outside' THEN coalesce(sc.customers_served, 0) ELSE 0 END,
-             CASE WHEN c.counted AND c.v_itic = 'outside' THEN v_hits ELSE 0 END,
-             CASE WHEN c.counted AND c.v_semi_f47 = 'outside' THEN 1 ELSE 0 END,
-             CASE WHEN c.counted AND c.v_semi_f47 = 'outside' THEN coalesce(sc.customers_served, 0) ELSE 0 END,
-             CASE WHEN c.counted AND c.v_semi_f47 = 'outside' THEN v_hits ELSE 0 END,
-             CASE WHEN c.placed AND c.v_itic = 'within' THEN 1 ELSE 0 END,
-             CASE WHEN c.placed AND c.v_itic = 'outside' THEN 1 ELSE 0 END,
-             CASE WHEN c.placed AND c.v_itic = 'not covered' THEN 1 ELSE 0 END,
-             CASE WHEN c.placed AND c.v_semi_f47 = 'within' THEN 1 ELSE 0 END,
-             CASE WHEN c.placed AND c.v_semi_f47 = 'outside' THEN 1 ELSE 0 END,
-             CASE WHEN c.placed AND c.v_semi_f47 = 'not covered' THEN 1 ELSE 0 END,
-             CASE WHEN c.placed AND c.v_iec50 = 'within' THEN 1 ELSE 0 END,
-             CASE WHEN c.placed AND c.v_iec50 = 'outside' THEN 1 ELSE 0 END,
-             CASE WHEN c.placed AND c.v_iec50 = 'not covered' THEN 1 ELSE 0 END,
-             CASE WHEN c.placed AND c.v_iec60 = 'within' THEN 1 ELSE 0 END,
-             CASE WHEN c.placed AND c.v_iec60 = 'outside' THEN 1 ELSE 0 END,
-             CASE WHEN c.placed AND c.v_iec60 = 'not covered' THEN 1 ELSE 0 END,
-             CASE WHEN public.impact_level_for_severity(e.severity) = 'severe' THEN v_hits ELSE 0 END,
-             CASE WHEN public.impact_level_for_severity(e.severity) = 'moderate' THEN v_hits ELSE 0 END,
-             CASE WHEN public.impact_level_for_severity(e.severity) = 'minor' THEN v_hits ELSE 0 END
+             CASE WHEN b.base THEN 1 ELSE 0 END,
+             CASE WHEN b.base AND b.r IS NULL THEN 1 ELSE 0 END,
+             CASE WHEN l.level = 'severe' THEN v_hits ELSE 0 END,
+             CASE WHEN l.level = 'moderate' THEN v_hits ELSE 0 END,
+             CASE WHEN l.level = 'minor' THEN v_hits ELSE 0 END
       FROM new_events AS e
-      LEFT JOIN public.substation_circuits AS sc
-        ON sc.substation_id = e.substation_id AND sc.circuit_id = e.circuit_id
-      CROSS JOIN LATERAL ctm_private.event_rules(e.status, e.event_type, e.remaining_voltage, e.duration_ms) AS c
+      CROSS JOIN LATERAL ctm_private.event_base(e.status, e.event_type, e.remaining_voltage) AS b
+      CROSS JOIN LATERAL (SELECT public.impact_level_for_severity(e.severity) AS level) AS l
       ON CONFLICT ON CONSTRAINT analytics_monthly_key DO UPDATE SET
         unplaced = a.unplaced + EXCLUDED.unplaced,
         no_residual = a.no_residual + EXCLUDED.no_residual,
-        too_long = a.too_long + EXCLUDED.too_long,
-        events_10 = a.events_10 + EXCLUDED.events_10,
-        served_10 = a.served_10 + EXCLUDED.served_10,
-        hits_10 = a.hits_10 + EXCLUDED.hits_10,
-        events_20 = a.events_20 + EXCLUDED.events_20,
-        served_20 = a.served_20 + EXCLUDED.served_20,
-        hits_20 = a.hits_20 + EXCLUDED.hits_20,
-        events_30 = a.events_30 + EXCLUDED.events_30,
-        served_30 = a.served_30 + EXCLUDED.served_30,
-        hits_30 = a.hits_30 + EXCLUDED.hits_30,
-        events_40 = a.events_40 + EXCLUDED.events_40,
-        served_40 = a.served_40 + EXCLUDED.served_40,
-        hits_40 = a.hits_40 + EXCLUDED.hits_40,
-        events_50 = a.events_50 + EXCLUDED.events_50,
-        served_50 = a.served_50 + EXCLUDED.served_50,
-        hits_50 = a.hits_50 + EXCLUDED.hits_50,
-        events_60 = a.events_60 + EXCLUDED.events_60,
-        served_60 = a.served_60 + EXCLUDED.served_60,
-        hits_60 = a.hits_60 + EXCLUDED.hits_60,
-        events_70 = a.events_70 + EXCLUDED.events_70,
-        served_70 = a.served_70 + EXCLUDED.served_70,
-        hits_70 = a.hits_70 + EXCLUDED.hits_70,
-        events_80 = a.events_80 + EXCLUDED.events_80,
-        served_80 = a.served_80 + EXCLUDED.served_80,
-        hits_80 = a.hits_80 + EXCLUDED.hits_80,
-        events_90 = a.events_90 + EXCLUDED.events_90,
-        served_90 = a.served_90 + EXCLUDED.served_90,
-        hits_90 = a.hits_90 + EXCLUDED.hits_90,
-        events_110 = a.events_110 + EXCLUDED.events_110,
-        served_110 = a.served_110 + EXCLUDED.served_110,
-        hits_110 = a.hits_110 + EXCLUDED.hits_110,
-        events_120 = a.events_120 + EXCLUDED.events_120,
-        served_120 = a.served_120 + EXCLUDED.served_120,
-        hits_120 = a.hits_120 + EXCLUDED.hits_120,
-        events_130 = a.events_130 + EXCLUDED.events_130,
-        served_130 = a.served_130 + EXCLUDED.served_130,
-        hits_130 = a.hits_130 + EXCLUDED.hits_130,
-        events_140 = a.events_140 + EXCLUDED.events_140,
-        served_140 = a.served_140 + EXCLUDED.served_140,
-        hits_140 = a.hits_140 + EXCLUDED.hits_140,
-        events_itic = a.events_itic + EXCLUDED.events_itic,
-        served_itic = a.served_itic + EXCLUDED.served_itic,
-        hits_itic = a.hits_itic + EXCLUDED.hits_itic,
-        events_semi_f47 = a.events_semi_f47 + EXCLUDED.events_semi_f47,
-        served_semi_f47 = a.served_semi_f47 + EXCLUDED.served_semi_f47,
-        hits_semi_f47 = a.hits_semi_f47 + EXCLUDED.hits_semi_f47,
-        rt_itic_within = a.rt_itic_within + EXCLUDED.rt_itic_within,
-        rt_itic_outside = a.rt_itic_outside + EXCLUDED.rt_itic_outside,
-        rt_itic_not_covered = a.rt_itic_not_covered + EXCLUDED.rt_itic_not_covered,
-        rt_semi_f47_within = a.rt_semi_f47_within + EXCLUDED.rt_semi_f47_within,
-        rt_semi_f47_outside = a.rt_semi_f47_outside + EXCLUDED.rt_semi_f47_outside,
-        rt_semi_f47_not_covered = a.rt_semi_f47_not_covered + EXCLUDED.rt_semi_f47_not_covered,
-        rt_iec50_within = a.rt_iec50_within + EXCLUDED.rt_iec50_within,
-        rt_iec50_outside = a.rt_iec50_outside + EXCLUDED.rt_iec50_outside,
-        rt_iec50_not_covered = a.rt_iec50_not_covered + EXCLUDED.rt_iec50_not_covered,
-        rt_iec60_within = a.rt_iec60_within + EXCLUDED.rt_iec60_within,
-        rt_iec60_outside = a.rt_iec60_outside + EXCLUDED.rt_iec60_outside,
-        rt_iec60_not_covered = a.rt_iec60_not_covered + EXCLUDED.rt_iec60_not_covered,
         impacts_severe = a.impacts_severe + EXCLUDED.impacts_severe,
         impacts_moderate = a.impacts_moderate + EXCLUDED.impacts_moderate,
         impacts_minor = a.impacts_minor + EXCLUDED.impacts_minor;
+    END IF;
   ELSE
     -- Many events: their event measures first (the statement of
     -- ctm_private.analytics_monthly_apply_events, reading the new rows directly), grouped in memory
