@@ -264,3 +264,50 @@ def test_restore_onto_a_retired_circuit_is_refused(engine, world):
     with pytest.raises(ValidationError, match="retired"):
         svc.restore_mapping(engine, world.admin, inserted, fixed.mapping.version, how="correction")
     assert row(engine, change.mapping.id).circuit_id == "H2"
+
+
+def test_two_users_restoring_one_deleted_mapping_at_once_get_one_mapping(engine, world):
+    """A race: the operator's restore is written but not committed when the admin's starts. The
+    admin waits on the row, then is told it exists again; one mapping, one history entry."""
+    import threading
+
+    mapping_id, deleted = _deleted_mapping(engine, world)
+    written, finish = threading.Event(), threading.Event()
+    outcome: dict[str, object] = {}
+
+    def operator_restores() -> None:
+        with db.user_transaction(engine, world.operator) as conn:
+            outcome["operator"] = svc.restore_mapping_in(conn, deleted, None)
+            written.set()
+            finish.wait(timeout=30)
+
+    def admin_restores() -> None:
+        try:
+            outcome["admin"] = svc.restore_mapping(engine, world.admin, deleted, None)
+        except (StaleEdit, DuplicateMapping) as exc:
+            outcome["admin"] = exc
+
+    first = threading.Thread(target=operator_restores)
+    first.start()
+    assert written.wait(timeout=30)
+    second = threading.Thread(target=admin_restores)
+    second.start()
+    second.join(timeout=1.0)
+    assert second.is_alive(), "the second restore must wait for the first one's transaction"
+    finish.set()
+    first.join(timeout=30)
+    second.join(timeout=30)
+    assert outcome["operator"].mapping.id == mapping_id
+    assert isinstance(outcome["admin"], StaleEdit), outcome["admin"]
+    assert "exists again" in str(outcome["admin"])
+    with db.owner_transaction(engine) as conn:
+        assert (
+            conn.scalar(
+                sa.text(
+                    "SELECT count(*) FROM customer_transformer_matching WHERE customer_id = :c"
+                ),
+                {"c": world.acme},
+            )
+            == 1
+        )
+    assert [a for a, _, _ in _audit(engine, mapping_id)] == ["INSERT", "UPDATE", "DELETE", "INSERT"]
