@@ -71,7 +71,8 @@ def customer_rows_sql(
         columns = ["a.events", "a.severe", "a.duration_ms", "a.lowest_residual"]
         for curve in curves.CURVE_KEYS:
             for verdict in ("within", "outside"):
-                columns.append(f"a.{_summary_column(curve, verdict, frequency_hz)}")
+                column = _summary_column(curve, verdict, frequency_hz)
+                columns.append(f"a.{column} AS {curve}_{verdict}")
         branches.append(
             f"SELECT a.customer_id, {', '.join(columns)}"
             f" FROM public.analytics_customer_monthly AS a"
@@ -88,15 +89,16 @@ def customer_rows_sql(
             for curve in curves.CURVE_KEYS
         )
         counts = ", ".join(
-            f"count(*) FILTER (WHERE e.v_{curve} = '{verdict}')"
+            f"count(*) FILTER (WHERE e.v_{curve} = '{verdict}') AS {curve}_{verdict}"
             for curve in curves.CURVE_KEYS
             for verdict in ("within", "outside")
         )
         branches.append(
             f"""
-            SELECT i.customer_id, count(*),
-                   count(*) FILTER (WHERE i.impact_level = 'severe'),
-                   coalesce(sum(e.duration_ms), 0), min(e.r), {counts}
+            SELECT i.customer_id, count(*) AS events,
+                   count(*) FILTER (WHERE i.impact_level = 'severe') AS severe,
+                   coalesce(sum(e.duration_ms), 0) AS duration_ms, min(e.r) AS lowest_residual,
+                   {counts}
             FROM (
               SELECT e.id, e.duration_ms, {RESIDUAL_SQL} AS r, {verdicts}
               FROM public.pq_events AS e JOIN public.substations AS s ON s.id = e.substation_id
@@ -128,9 +130,9 @@ def circuit_rows_sql(first: date, last: date, params: dict, *, place: str, dips_
         dips = " AND e.event_type IS DISTINCT FROM 'voltage_swell'" if dips_only else ""
         branches.append(
             f"""
-            SELECT e.substation_id, e.circuit_id, count(*),
+            SELECT e.substation_id, e.circuit_id, count(*) AS events,
                    sum((SELECT count(*) FROM public.event_customer_impact AS i
-                        WHERE i.event_id = e.id))
+                        WHERE i.event_id = e.id)) AS hits
             FROM public.pq_events AS e JOIN public.substations AS s ON s.id = e.substation_id
             WHERE {edges} AND {BASE_EVENT_SQL} AND {place}{dips} AND e.circuit_id IS NOT NULL
             GROUP BY e.substation_id, e.circuit_id
