@@ -247,6 +247,24 @@ def test_summaries_equal_a_full_recount_after_random_changes(engine, world, make
     assert_views_equal_live(engine, viewer, subs, "bulk insert")
     insert_events(engine, [random_event(rng, circuits)])
     exact(engine, "single insert")
+    # More than 1,000 rows in one statement: marks for every substation of their months.
+    owner(
+        engine,
+        "INSERT INTO pq_events (substation_id, circuit_id, event_type, remaining_voltage,"
+        ' duration_ms, status, "timestamp", severity)'
+        " SELECT (CAST(:subs AS uuid[]))[1 + g % 3], 'H' || (1 + g % 3),"
+        " (ARRAY['voltage_dip', 'voltage_swell', 'interruption', NULL])[1 + g % 4],"
+        " CASE WHEN g % 4 = 1 THEN 110 + g % 40 WHEN g % 7 = 0 THEN NULL ELSE g % 97 END,"
+        " (ARRAY[5, 20, 150, 499, 900, 5000, NULL])[1 + g % 7],"
+        " (ARRAY['new', 'resolved', 'false'])[1 + g % 3],"
+        " timestamptz '2024-12-20' + g * interval '7 hours',"
+        " (ARRAY['critical', 'high', 'low'])[1 + g % 3]"
+        " FROM generate_series(1, 1100) AS g",
+        {"subs": [str(s) for s in subs]},
+    )
+    exact(engine, "insert of 1,100 events in one statement")
+    owner(engine, "UPDATE pq_events SET remaining_voltage = remaining_voltage / 2 + 1")
+    exact(engine, "update of every event in one statement")
 
     def ids(n: int) -> list:
         return [
