@@ -182,29 +182,36 @@ def _customer_verdicts(engine, who: db.Identity, scope: analytics.Scope):
 
 
 class LateEvents:
-    """One event inserted into last month before each timed read (a late arrival: its impacts are
+    """Events inserted into last month before each timed read (late arrivals: their impacts are
     made by the trigger), so the read pays the refresh of that month; removed at the end."""
 
     def __init__(self, engine) -> None:
         self.engine = engine
         self.ids: list = []
 
-    def insert(self) -> None:
+    def insert(self, events: int = 1) -> None:
+        """`events` events in one statement over last month's second half and the substations
+        (more than 1,000 in one statement mark the whole month dirty, as a bulk load does)."""
         today = date.today()
-        last_month = date(today.year - (today.month == 1), (today.month - 2) % 12 + 1, 15)
+        last_month = date(today.year - (today.month == 1), (today.month - 2) % 12 + 1, 1)
         with db.owner_transaction(self.engine) as conn:
-            self.ids.append(
-                conn.scalar(
+            self.ids.extend(
+                conn.scalars(
                     sa.text(
-                        'INSERT INTO pq_events (substation_id, circuit_id, "timestamp",'
+                        "WITH subs AS (SELECT array_agg(id ORDER BY code) AS ids FROM substations)"
+                        ' INSERT INTO pq_events (substation_id, circuit_id, "timestamp",'
                         " event_type, duration_ms, remaining_voltage, severity, status)"
-                        " SELECT id, 'H1', CAST(:at AS timestamp) AT TIME ZONE"
-                        " public.ctm_time_zone(), 'voltage_dip', 300, 45, 'high', 'new'"
-                        " FROM substations ORDER BY code LIMIT 1 RETURNING id"
+                        " SELECT subs.ids[1 + g % cardinality(subs.ids)], 'H' || (1 + g % 10),"
+                        " (CAST(:at AS timestamp) + (14 + g % 14) * interval '1 day')"
+                        " AT TIME ZONE public.ctm_time_zone(), 'voltage_dip', 300, 45, 'high',"
+                        " 'new' FROM generate_series(0, :n - 1) AS g CROSS JOIN subs RETURNING id"
                     ),
-                    {"at": last_month},
-                )
+                    {"at": last_month, "n": events},
+                ).all()
             )
+
+    def insert_bulk(self) -> None:
+        self.insert(1_001)
 
     def remove(self) -> None:
         with db.owner_transaction(self.engine) as conn:
@@ -252,6 +259,10 @@ def scenarios(engine, who: db.Identity, late: LateEvents) -> dict[str, object]:
         "Fragile circuits YTD, last month dirty": (
             late.insert,
             lambda: analytics.fragile_circuits(engine, who, ytd),
+        ),
+        "Customer verdicts YTD, 1,001 events just loaded into last month": (
+            late.insert_bulk,
+            lambda: _customer_verdicts(engine, who, ytd),
         ),
     }
 

@@ -16,13 +16,13 @@
 -- Why deferred, not kept row by row like public.analytics_monthly: a bulk load writes one impact
 -- row per (event, customer); keeping a per-customer summary inside the load statement would write
 -- as many summary changes as impacts, and the ingest goal has no room for that. Instead:
---   1. writes only append to a dirty log, ctm_private.analytics_customer_dirty: per statement a few
---      rows (from_at, to_at, substation_id) = the first and last instant of the changed events, one
---      row per 28-day bin of them (so a row touches at most two local months) and, for a statement
---      of at most 1,000 rows, per substation (a bigger one marks every substation: NULL). Instants,
---      not local months: the hooks need no time zone, and a zone changed meanwhile cannot misplace
---      a mark. The log is append-only and has no index: concurrent writers never wait for each
---      other or for a reader;
+--   1. writes only append to a dirty log, ctm_private.analytics_customer_dirty: rows (from_at,
+--      to_at, substation_id) = the first and last instant of changed events of one substation,
+--      at most 28 days apart (so a row touches at most two local months); a statement of more
+--      than 1,000 rows marks per 28-day bin for every substation (NULL). Instants, not local
+--      months: the hooks need no time zone, and a zone changed meanwhile cannot misplace a mark.
+--      The log is append-only and has no index: concurrent writers never wait for each other or
+--      for a reader;
 --   2. readers call public.analytics_customer_refresh(first month, last month) before reading whole
 --      months: it recounts, wholesale and set-based, every (local month, substation) touched by a
 --      dirty row that overlaps those months (the whole month for a NULL substation), then reads.
@@ -260,6 +260,9 @@ REVOKE EXECUTE ON FUNCTION public.analytics_customer_refresh(date, date) FROM PU
 GRANT EXECUTE ON FUNCTION public.analytics_customer_refresh(date, date) TO authenticated;
 
 -- Hooks: append marks -----------------------------------------------------------------------------
+-- The hot path (a live monitor's one-row INSERT, a bulk load's COPY): as few statements as can be.
+-- Up to 1,000 rows: one mark per event, no grouping (a grouped INSERT costs a one-row statement
+-- three times as much); more: one mark per 28-day bin for every substation.
 CREATE FUNCTION ctm_private.analytics_customer_events_inserted() RETURNS trigger
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = ''
@@ -271,9 +274,8 @@ BEGIN
     GROUP BY date_bin('28 days', e."timestamp", timestamptz '2000-01-01 00:00+00');
   ELSE
     INSERT INTO ctm_private.analytics_customer_dirty (from_at, to_at, substation_id)
-    SELECT min(e."timestamp"), max(e."timestamp"), e.substation_id FROM new_events AS e
-    WHERE e.substation_id IS NOT NULL  -- in no summary
-    GROUP BY date_bin('28 days', e."timestamp", timestamptz '2000-01-01 00:00+00'), e.substation_id;
+    SELECT e."timestamp", e."timestamp", e.substation_id FROM new_events AS e
+    WHERE e.substation_id IS NOT NULL;  -- an event without one is in no summary
   END IF;
   -- The impact rows the insert trigger is about to write belong to these events (see the header).
   PERFORM set_config('ctm.analytics_customer_events_marked', 'on', true);
@@ -281,12 +283,12 @@ BEGIN
 END
 $$;
 
+-- Invoker, no settings of its own: it only clears the transaction-local setting.
 CREATE FUNCTION ctm_private.analytics_customer_events_insert_done() RETURNS trigger
   LANGUAGE plpgsql
-  SET search_path = ''
   AS $$
 BEGIN
-  PERFORM set_config('ctm.analytics_customer_events_marked', '', true);
+  PERFORM pg_catalog.set_config('ctm.analytics_customer_events_marked', '', true);
   RETURN NULL;
 END
 $$;
@@ -352,9 +354,7 @@ DECLARE
   v_substations uuid[];
 BEGIN
   IF TG_OP = 'INSERT' THEN
-    IF current_setting('ctm.analytics_customer_events_marked', true) = 'on' THEN
-      RETURN NULL;  -- impacts of the events an INSERT just marked (see the header)
-    END IF;
+    -- (Not called for the impacts of the events an INSERT just marked: see the trigger's WHEN.)
     SELECT array_agg(e."timestamp"), array_agg(e.substation_id) INTO v_at, v_substations
     FROM public.pq_events AS e
     WHERE e.id IN (SELECT n.event_id FROM new_impacts AS n);
@@ -404,10 +404,13 @@ CREATE TRIGGER analytics_customer_events_delete
   AFTER DELETE ON public.pq_events
   REFERENCING OLD TABLE AS old_events
   FOR EACH STATEMENT EXECUTE FUNCTION ctm_private.analytics_customer_events_changed();
+-- Not even called for the impacts of the events an INSERT just marked (see the header).
 CREATE TRIGGER analytics_customer_impacts_insert
   AFTER INSERT ON public.event_customer_impact
   REFERENCING NEW TABLE AS new_impacts
-  FOR EACH STATEMENT EXECUTE FUNCTION ctm_private.analytics_customer_impacts_changed();
+  FOR EACH STATEMENT
+  WHEN (current_setting('ctm.analytics_customer_events_marked', true) IS DISTINCT FROM 'on')
+  EXECUTE FUNCTION ctm_private.analytics_customer_impacts_changed();
 CREATE TRIGGER analytics_customer_impacts_update
   AFTER UPDATE ON public.event_customer_impact
   REFERENCING OLD TABLE AS old_impacts NEW TABLE AS new_impacts
