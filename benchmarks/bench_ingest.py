@@ -2,9 +2,10 @@
 schema vs round 1 (the migrations of commit f7fa19a, from git history) in a second database, run
 interleaved in the same run, --repeat rounds (default 5); optionally (--all) the plan's design, the
 floor (current schema, trigger disabled, one INSERT ... SELECT afterwards) and the current schema
-without the analytics summary's insert triggers (what the summary costs).
+without the analytics summary's insert triggers (what the summary costs); optionally (--marks) the
+current schema without the customer summaries' mark triggers (what the marks cost).
 
-    python benchmarks/bench_ingest.py [--server-url URL] [--events N] [--repeat N] [--all]
+    python benchmarks/bench_ingest.py [--server-url URL] [--events N] [--repeat N] [--all] [--marks]
 """
 
 from __future__ import annotations
@@ -60,6 +61,23 @@ def apply_ours_without_summary(url: str) -> None:
         conn.close()
 
 
+def apply_ours_without_customer_marks(url: str) -> None:
+    """The current schema without the triggers that mark events for the customer and circuit
+    summaries (migration 20261206000200): what those marks cost a bulk load."""
+    common.apply_ours(url)
+    conn = common.connect(url)
+    try:
+        with conn.cursor() as cur:
+            for table, trigger in (
+                ("pq_events", "analytics_customer_events_insert"),
+                ("pq_events", "zz_analytics_customer_events_insert_done"),
+                ("event_customer_impact", "analytics_customer_impacts_insert"),
+            ):
+                cur.execute(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}")
+    finally:
+        conn.close()
+
+
 VARIANTS = {
     "round 1": (common.apply_round1, run_copy),
     "current": (common.apply_ours, run_copy),
@@ -76,12 +94,17 @@ def main() -> None:
     def extra(p):
         p.add_argument("--events", type=int, default=common.FULL_GRID.events)
         p.add_argument("--all", action="store_true", help="also the plan's design and the floor")
+        p.add_argument(
+            "--marks", action="store_true", help="also the current schema without customer marks"
+        )
         p.set_defaults(repeat=5)
 
     args = common.parse_args(__doc__.splitlines()[0], extra)
     grid = dataclasses.replace(common.FULL_GRID, events=args.events, seed=args.seed)
     events = common.event_rows(grid)
     variants = dict(VARIANTS, **(EXTRA_VARIANTS if args.all else {}))
+    if args.marks:
+        variants["no customer marks"] = (apply_ours_without_customer_marks, run_copy)
     results: dict[str, list[float]] = {name: [] for name in variants}
     impacts: dict[str, int] = {}
     print(common.load_line("started"))
@@ -130,6 +153,15 @@ def main() -> None:
         f"current / round 1, median of runs: {ratio:.3f}; median of the per-round ratios:"
         f" {paired:.3f} (goal <= {GOAL}) {'OK' if ratio <= GOAL else 'MISSED'}"
     )
+    if args.marks:
+        marks = common.median(
+            [c / n for c, n in zip(results["current"], results["no customer marks"], strict=True)]
+        )
+        print(
+            f"current / no customer marks, median of runs:"
+            f" {median['current'] / median['no customer marks']:.3f}; median of the per-round"
+            f" ratios: {marks:.3f}"
+        )
     if args.all:
         print(f"current / no summary: {median['current'] / median['no summary']:.3f}")
         print(f"current vs plan: {median['plan'] / median['current']:.2f}x faster")

@@ -38,8 +38,9 @@
 -- need no mark of their own: their events' instants were just marked. A transaction-local setting
 -- says so for the length of the INSERT's AFTER triggers (set by analytics_customer_events_insert,
 -- which fires before the impact trigger by name order; cleared by
--- zz_analytics_customer_events_insert_done, which fires after it). Without it, a bulk load's hook
--- would join its 1,000,000 impact rows to their events only to mark months already marked.
+-- zz_analytics_customer_events_insert_done, which fires after it); the impact trigger's WHEN skips
+-- its call while it is on. Without it, a bulk load's hook would join its 1,000,000 impact rows to
+-- their events only to mark months already marked, and a one-row insert would pay a second mark.
 -- If the impacts were ever written outside that window, the hook would mark them itself: slower,
 -- never wrong.
 
