@@ -231,6 +231,8 @@ def scenarios(engine, who: db.Identity, late: LateEvents) -> dict[str, object]:
     month_one = analytics.Scope(date(today.year, today.month, 1), today, substation_ids=(one,))
     region = analytics.Scope(date(today.year, 1, 1), today, regions=("East",))
     five_dips = analytics.Scope(date(today.year - 4, 1, 1), today, dips_only=True)
+    # Two partial months of ~25 days at either end, read from the rows.
+    edges = analytics.Scope(date(today.year, 1, 7), date(today.year, 11, 25))
     return {
         "SARFI YTD, all": lambda: analytics.sarfi(engine, who, ytd),
         "SARFI 5 years, all": lambda: analytics.sarfi(engine, who, five),
@@ -247,6 +249,9 @@ def scenarios(engine, who: db.Identity, late: LateEvents) -> dict[str, object]:
         ),
         "Fragile circuits YTD": lambda: analytics.fragile_circuits(engine, who, ytd),
         "Statistics page": lambda: stats.coverage_statistics(engine, who),
+        "Customer verdicts 7 Jan - 25 Nov": lambda: _customer_verdicts(engine, who, edges),
+        "Most affected 7 Jan - 25 Nov": lambda: analytics.most_affected(engine, who, edges),
+        "Fragile circuits 7 Jan - 25 Nov": lambda: analytics.fragile_circuits(engine, who, edges),
         # (setup before each run, untimed; the read)
         "Customer verdicts YTD, last month dirty": (
             late.insert,

@@ -22,20 +22,6 @@ from ctm.analytics_summary import BASE_EVENT_SQL, RESIDUAL_SQL, edges_sql, split
 # Per curve key: the summary's column prefix (IEC 61000-4-34 at the scope's frequency).
 _CURVE_COLUMNS = {"itic": "itic", "semi_f47": "semi_f47"}
 
-# The per-customer measures every row shape has, in this order.
-CUSTOMER_COLUMNS: tuple[str, ...] = (
-    "events",
-    "severe",
-    "duration_ms",
-    "lowest_residual",
-    "itic_within",
-    "itic_outside",
-    "semi_f47_within",
-    "semi_f47_outside",
-    "iec_61000_4_34_within",
-    "iec_61000_4_34_outside",
-)
-
 
 def refresh(conn: Connection, first: date, last: date) -> int:
     """Recounts the dirty months among the whole months of first..last (local days, both
@@ -61,9 +47,11 @@ def _dips(dips_only: bool, column: str) -> str:
 def customer_rows_sql(
     first: date, last: date, params: dict, *, place: str, dips_only: bool, frequency_hz: float
 ) -> str:
-    """Rows (customer_id, CUSTOMER_COLUMNS) whose sums per customer are the impact rows of the base
-    events of local days first..last at the places `place` (SQL on alias s, params already in
-    `params`). :time_zone is the caller's; call refresh() first."""
+    """Rows (customer_id, events, severe, duration_ms, lowest_residual, <curve key>_within,
+    <curve key>_outside for each of curves.CURVE_KEYS) whose sums (min for lowest_residual) per
+    customer are the impact rows of the base events of local days first..last at the places
+    `place` (SQL on alias s, params already in `params`). :time_zone is the caller's; call
+    refresh() first."""
     parts = split(first, last)
     branches = []
     if parts.first_month is not None:
