@@ -91,8 +91,15 @@ def customer_rows_sql(
               SELECT e.id, e.duration_ms, {RESIDUAL_SQL} AS r, {verdicts}
               FROM public.pq_events AS e JOIN public.substations AS s ON s.id = e.substation_id
               WHERE {edges} AND {BASE_EVENT_SQL} AND {place}{dips}
+              OFFSET 0  -- classify each event once, not once per impact row
             ) AS e
-            JOIN public.event_customer_impact AS i ON i.event_id = e.id
+            -- Each event's impact rows through the primary key (OFFSET 0 keeps this from becoming
+            -- a hash join that reads all the impact rows: 1.1 s at 10,000,000 of them, where a
+            -- month of edge days is ~25,000 events).
+            CROSS JOIN LATERAL (
+              SELECT x.customer_id, x.impact_level FROM public.event_customer_impact AS x
+              WHERE x.event_id = e.id OFFSET 0
+            ) AS i
             GROUP BY i.customer_id
             """
         )
