@@ -17,7 +17,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from ctm import clock, curves, inputs
+from ctm import analytics_customers, clock, curves, inputs
 from ctm.analytics_summary import (
     BASE_EVENT_SQL,
     CURVE_INDICES,
@@ -682,29 +682,42 @@ def density_in(conn: Connection, scope: Scope) -> pd.DataFrame:
 
 
 def customer_verdicts_in(conn: Connection, scope: Scope, limit: int = 100) -> pd.DataFrame:
-    """Per critical customer hit in the scope: events per curve verdict (most outside first)."""
+    """Per critical customer hit in the scope: events per curve verdict (most outside first).
+    Whole months from public.analytics_customer_monthly (refreshed first), the days around them
+    from the events."""
     scope.check()
+    _tuned(conn)
+    analytics_customers.refresh(conn, scope.date_from, scope.date_to)
     params: dict = {"limit": limit}
     _period_params(conn, scope, params)
-    place = _place_sql(scope, "s", params)
-    dips = " AND e.event_type IS DISTINCT FROM 'voltage_swell'" if scope.dips_only else ""
-    verdicts = _verdict_columns(scope.frequency_hz, _RESIDUAL_SQL, "e.duration_ms")
-    parts = [
-        f"count(*) FILTER (WHERE c.{k} = '{v.value}') AS \"{curves.CURVE_LABELS[k]}: {v.value}\""
-        for k in curves.CURVE_KEYS
-        for v in curves.Verdict
-    ]
-    sql = f"""
-    WITH c AS (
-      SELECT e.id, {verdicts}
-      FROM public.pq_events AS e JOIN public.substations AS s ON s.id = e.substation_id
-      WHERE {_PERIOD_SQL} AND {_BASE_EVENT_SQL} AND {place}{dips}
+    rows = analytics_customers.customer_rows_sql(
+        scope.date_from,
+        scope.date_to,
+        params,
+        place=_place_sql(scope, "s", params),
+        dips_only=scope.dips_only,
+        frequency_hz=scope.frequency_hz,
     )
-    SELECT cu.name AS customer, cu.account_number, count(*) AS events, {", ".join(parts)}
-    FROM c JOIN public.event_customer_impact AS i ON i.event_id = c.id
-    JOIN public.customers AS cu ON cu.id = i.customer_id
+    parts = []
+    for key in curves.CURVE_KEYS:
+        within, outside = f"a.{key}_within", f"a.{key}_outside"
+        counts = {
+            curves.Verdict.WITHIN: within,
+            curves.Verdict.OUTSIDE: outside,
+            curves.Verdict.NOT_COVERED: f"a.events - {within} - {outside}",
+        }
+        for verdict in curves.Verdict:
+            parts.append(
+                f'CAST(sum({counts[verdict]}) AS bigint) AS "{curves.CURVE_LABELS[key]}:'
+                f' {verdict.value}"'
+            )
+    sql = f"""
+    SELECT cu.name AS customer, cu.account_number, CAST(sum(a.events) AS bigint) AS events,
+           {", ".join(parts)}
+    FROM ({rows}) AS a
+    JOIN public.customers AS cu ON cu.id = a.customer_id
     GROUP BY cu.id, cu.name, cu.account_number
-    ORDER BY count(*) FILTER (WHERE c.semi_f47 = 'outside') DESC, count(*) DESC, cu.name
+    ORDER BY sum(a.semi_f47_outside) DESC, sum(a.events) DESC, cu.name
     LIMIT :limit
     """
     return pd.DataFrame(conn.execute(sa.text(sql), params).mappings().all())
@@ -734,29 +747,28 @@ def most_affected_in(
     if not 1 <= top <= 1000:
         raise ValidationError(f"Top {top}: choose between 1 and 1000 customers")
     _tuned(conn)
+    analytics_customers.refresh(conn, scope.date_from, scope.date_to)
     params: dict = {"top": top}
     _period_params(conn, scope, params)
-    place = _place_sql(scope, "s", params)
-    dips = " AND e.event_type IS DISTINCT FROM 'voltage_swell'" if scope.dips_only else ""
-    semi = curves.classification_sql("semi_f47", _RESIDUAL_SQL, "e.duration_ms", scope.frequency_hz)
+    rows = analytics_customers.customer_rows_sql(
+        scope.date_from,
+        scope.date_to,
+        params,
+        place=_place_sql(scope, "s", params),
+        dips_only=scope.dips_only,
+        frequency_hz=scope.frequency_hz,
+    )
     order = {"events": "events", "severe": "severe_events", "outside_semi": "outside_semi"}[rank_by]
-    # Classify each event once, then spread it over the customers it hit; rank on customer ids
-    # and read names for the top rows only.
+    # Rank on customer ids and read names for the top rows only.
     sql = f"""
-    WITH ev AS MATERIALIZED (
-      SELECT e.id, e.duration_ms, {_RESIDUAL_SQL} AS r, ({semi} = 'outside') AS outside_semi
-      FROM public.pq_events AS e
-      JOIN public.substations AS s ON s.id = e.substation_id
-      WHERE {_PERIOD_SQL} AND {_BASE_EVENT_SQL} AND {place}{dips}
-    ),
-    ranked AS (
-      SELECT i.customer_id, count(*) AS events,
-             count(*) FILTER (WHERE i.impact_level = 'severe') AS severe_events,
-             count(*) FILTER (WHERE ev.outside_semi) AS outside_semi,
-             coalesce(sum(ev.duration_ms), 0) AS total_duration_ms,
-             min(ev.r) AS lowest_residual_pct
-      FROM ev JOIN public.event_customer_impact AS i ON i.event_id = ev.id
-      GROUP BY i.customer_id
+    WITH ranked AS (
+      SELECT a.customer_id, CAST(sum(a.events) AS bigint) AS events,
+             CAST(sum(a.severe) AS bigint) AS severe_events,
+             CAST(sum(a.semi_f47_outside) AS bigint) AS outside_semi,
+             CAST(sum(a.duration_ms) AS bigint) AS total_duration_ms,
+             min(a.lowest_residual) AS lowest_residual_pct
+      FROM ({rows}) AS a
+      GROUP BY a.customer_id
     )
     SELECT cu.id AS customer_id, cu.name AS customer, cu.account_number, cu.customer_type,
            r.events, r.severe_events, r.outside_semi, r.total_duration_ms, r.lowest_residual_pct
@@ -798,19 +810,23 @@ def fragile_circuits_in(conn: Connection, scope: Scope, *, top: int = 20) -> pd.
     if not 1 <= top <= 1000:
         raise ValidationError(f"Top {top}: choose between 1 and 1000 circuits")
     _tuned(conn)
+    analytics_customers.refresh(conn, scope.date_from, scope.date_to)
     params: dict = {"top": top}
     _period_params(conn, scope, params)
     params["first_day"], params["last_day"] = scope.date_from, scope.date_to
-    place = _place_sql(scope, "s", params)
-    dips = " AND e.event_type IS DISTINCT FROM 'voltage_swell'" if scope.dips_only else ""
+    rows = analytics_customers.circuit_rows_sql(
+        scope.date_from,
+        scope.date_to,
+        params,
+        place=_place_sql(scope, "s", params),
+        dips_only=scope.dips_only,
+    )
     sql = f"""
     WITH ev AS (
-      SELECT e.substation_id, e.circuit_id, count(*) AS events,
-             sum((SELECT count(*) FROM public.event_customer_impact AS i
-                  WHERE i.event_id = e.id)) AS hits
-      FROM public.pq_events AS e JOIN public.substations AS s ON s.id = e.substation_id
-      WHERE {_PERIOD_SQL} AND {_BASE_EVENT_SQL} AND {place}{dips} AND e.circuit_id IS NOT NULL
-      GROUP BY e.substation_id, e.circuit_id
+      SELECT a.substation_id, a.circuit_id, CAST(sum(a.events) AS bigint) AS events,
+             sum(a.hits) AS hits
+      FROM ({rows}) AS a
+      GROUP BY a.substation_id, a.circuit_id
     ),
     mapped AS (
       SELECT m.substation_id, m.circuit_id, count(DISTINCT m.customer_id) AS customers

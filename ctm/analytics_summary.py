@@ -142,6 +142,20 @@ def split(first: date, last: date) -> Split:
     return Split(start, end, tuple(edges))
 
 
+def edges_sql(parts: Split, params: dict) -> str | None:
+    """The condition on events (alias e) "in one of the edge day ranges of `parts`" in the stored
+    zone (:time_zone is the caller's), or None when there are none. Fills params."""
+    ranges = []
+    for n, (from_day, to_day) in enumerate(parts.edges):
+        params[f"edge_from_{n}"], params[f"edge_after_{n}"] = from_day, to_day + timedelta(days=1)
+        ranges.append(
+            f'(e."timestamp" >= (CAST(:edge_from_{n} AS timestamp) AT TIME ZONE'
+            f' CAST(:time_zone AS text)) AND e."timestamp" < (CAST(:edge_after_{n} AS timestamp)'
+            f" AT TIME ZONE CAST(:time_zone AS text)))"
+        )
+    return f"({' OR '.join(ranges)})" if ranges else None
+
+
 def period_rows_sql(
     first: date,
     last: date,
@@ -168,16 +182,9 @@ def period_rows_sql(
             f" WHERE a.month BETWEEN CAST(:summary_first AS date) AND CAST(:summary_last AS date)"
             f" AND {place}{dips}"
         )
-    ranges = []
-    for n, (from_day, to_day) in enumerate(parts.edges):
-        params[f"edge_from_{n}"], params[f"edge_after_{n}"] = from_day, to_day + timedelta(days=1)
-        ranges.append(
-            f'(e."timestamp" >= (CAST(:edge_from_{n} AS timestamp) AT TIME ZONE'
-            f' CAST(:time_zone AS text)) AND e."timestamp" < (CAST(:edge_after_{n} AS timestamp)'
-            f" AT TIME ZONE CAST(:time_zone AS text)))"
-        )
-    if ranges:
-        where = f"({' OR '.join(ranges)}) AND {place}"
+    edges = edges_sql(parts, params)
+    if edges:
+        where = f"{edges} AND {place}"
         if dips_only:
             where += " AND e.event_type IS DISTINCT FROM 'voltage_swell'"
         if substation_join == "JOIN":

@@ -57,6 +57,19 @@ RULES: dict[str, dict[str, Action | None]] = {
         "UPDATE": None,
         "DELETE": None,
     },
+    # The customer and circuit summaries: read like events, written by the refresh function.
+    "public.analytics_customer_monthly": {
+        "SELECT": Action.READ,
+        "INSERT": None,
+        "UPDATE": None,
+        "DELETE": None,
+    },
+    "public.analytics_circuit_monthly": {
+        "SELECT": Action.READ,
+        "INSERT": None,
+        "UPDATE": None,
+        "DELETE": None,
+    },
     "public.customer_transformer_matching": {
         "SELECT": Action.READ,
         "INSERT": Action.EDIT_MAPPINGS,

@@ -14,8 +14,10 @@
 --   * the stored zone is read as a plain statement (plan cached for the session).
 -- Statements of many events (bulk loads) run the same statements as before; the summary's event
 -- trigger is folded into this function (one trigger call per insert statement instead of two).
+-- The marks of the customer and circuit summaries (20261206000200) are appended here as well, so
+-- an insert statement calls one trigger instead of four.
 --
--- ctm.impacts_summarised cannot be abused to keep impact rows out of the summary: a session may
+-- ctm.impacts_summarised cannot be abused to keep impact rows out of the summaries: a session may
 -- set it, but every function that writes impact rows runs with it 'off' (a function-level SET,
 -- restored on exit), and only this function's one-event branch turns it on, for its own insert.
 -- A test lists every function that inserts impact rows and requires that setting.
@@ -93,6 +95,10 @@ BEGIN
       FROM new_events AS e
       ON CONFLICT DO NOTHING;
     END IF;
+    -- Its mark for the customer and circuit summaries (20261206000200): its instant and substation.
+    INSERT INTO ctm_private.analytics_customer_dirty (from_at, to_at, substation_id)
+    SELECT e."timestamp", e."timestamp", e.substation_id FROM new_events AS e
+    WHERE e.substation_id IS NOT NULL;  -- an event without one is in no summary
     PERFORM set_config('ctm.impacts_summarised', 'on', true);
     INSERT INTO public.event_customer_impact (event_id, customer_id, impact_level, estimated_downtime_min)
     SELECT e.id, m.customer_id,
@@ -409,6 +415,20 @@ BEGIN
       rt_iec60_outside = a.rt_iec60_outside + EXCLUDED.rt_iec60_outside,
       rt_iec60_not_covered = a.rt_iec60_not_covered + EXCLUDED.rt_iec60_not_covered;
     PERFORM set_config('work_mem', v_work_mem, true);
+    -- Their marks for the customer and circuit summaries: one per event (with a substation), or,
+    -- for more than 1,000 events, one per 28-day bin for every substation.
+    IF EXISTS (SELECT 1 FROM new_events OFFSET 1000) THEN
+      INSERT INTO ctm_private.analytics_customer_dirty (from_at, to_at)
+      SELECT min(e."timestamp"), max(e."timestamp") FROM new_events AS e
+      GROUP BY date_bin('28 days', e."timestamp", timestamptz '2000-01-01 00:00+00');
+    ELSE
+      INSERT INTO ctm_private.analytics_customer_dirty (from_at, to_at, substation_id)
+      SELECT e."timestamp", e."timestamp", e.substation_id FROM new_events AS e
+      WHERE e.substation_id IS NOT NULL;
+    END IF;
+    -- Their impact rows: counted by the summary's impact trigger; not marked again (their events
+    -- just were): 'marked' skips the customer summaries' impact trigger.
+    PERFORM set_config('ctm.impacts_summarised', 'marked', true);
     -- EXECUTE plans the statement for this call's row count; a plan cached for a handful of rows
     -- would be reused for a bulk load of 200,000 (and the other way round).
     EXECUTE $q$
@@ -427,6 +447,7 @@ BEGIN
       CROSS JOIN LATERAL public.mappings_applying(
         e.substation_id, e.circuit_id, (e."timestamp" AT TIME ZONE $1)::date) AS m
     $q$ USING v_tz;
+    PERFORM set_config('ctm.impacts_summarised', 'off', true);
   END IF;
   RETURN NULL;
 END
@@ -554,7 +575,23 @@ CREATE TRIGGER analytics_monthly_impacts_insert
   WHEN (current_setting('ctm.impacts_summarised', true) IS DISTINCT FROM 'on')
   EXECUTE FUNCTION ctm_private.analytics_monthly_impacts_changed();
 
--- Every other writer of impact rows counts them through the impact trigger, whatever the session set.
+-- The customer and circuit summaries' marks of inserted events are appended by the insert trigger
+-- above (one trigger call per statement instead of three); their impact trigger is skipped while
+-- it writes the impact rows of events it has just marked ('on' or 'marked').
+DROP TRIGGER analytics_customer_events_insert ON public.pq_events;
+DROP TRIGGER zz_analytics_customer_events_insert_done ON public.pq_events;
+DROP FUNCTION ctm_private.analytics_customer_events_inserted();
+DROP FUNCTION ctm_private.analytics_customer_events_insert_done();
+DROP TRIGGER analytics_customer_impacts_insert ON public.event_customer_impact;
+CREATE TRIGGER analytics_customer_impacts_insert
+  AFTER INSERT ON public.event_customer_impact
+  REFERENCING NEW TABLE AS new_impacts
+  FOR EACH STATEMENT
+  WHEN (coalesce(current_setting('ctm.impacts_summarised', true), 'off') NOT IN ('on', 'marked'))
+  EXECUTE FUNCTION ctm_private.analytics_customer_impacts_changed();
+
+-- Every other writer of impact rows counts and marks them through the impact triggers, whatever the
+-- session set.
 ALTER FUNCTION public.generate_customer_impacts_for_event(uuid) SET ctm.impacts_summarised = 'off';
 ALTER FUNCTION public.trigger_regenerate_customer_impacts() SET ctm.impacts_summarised = 'off';
 ALTER FUNCTION public.apply_mapping_impacts(uuid, uuid[], text) SET ctm.impacts_summarised = 'off';
