@@ -12,8 +12,10 @@
 --     ctm.impacts_summarised to 'on' around its own insert; an event that is not rated (false,
 --     another type, no residual) can change only six measures and takes a six-column upsert;
 --   * the stored zone is read as a plain statement (plan cached for the session).
--- Statements of many events (bulk loads) run the same statements as before; the summary's event
--- trigger is folded into this function (one trigger call per insert statement instead of two).
+-- Statements of many events (bulk loads): the impact insert and the summary's event and impact
+-- measures are one statement (hits per event from the insert's RETURNING), so the impact trigger no
+-- longer reads a load's impact rows back joined to their events; the summary's event trigger is
+-- folded into this function (one trigger call per insert statement instead of two).
 -- The marks of the customer and circuit summaries (20261206000200) are appended here as well, so
 -- an insert statement calls one trigger instead of four.
 --
@@ -279,142 +281,7 @@ BEGIN
         impacts_minor = a.impacts_minor + EXCLUDED.impacts_minor;
     END IF;
   ELSE
-    -- Many events: their event measures first (the statement of
-    -- ctm_private.analytics_monthly_apply_events, reading the new rows directly), grouped in memory
-    -- (the default 4 MB spills a bulk load's groups to disk); their impact rows are counted by the
-    -- impact trigger.
-    v_work_mem := current_setting('work_mem');
-    PERFORM set_config('work_mem', '64MB', true);
-    INSERT INTO public.analytics_monthly AS a (month, substation_id, swell,
-    unplaced, no_residual, too_long, events_10, served_10, events_20, served_20, events_30,
-    served_30, events_40, served_40, events_50, served_50, events_60, served_60, events_70,
-    served_70, events_80, served_80, events_90, served_90, events_110, served_110, events_120,
-    served_120, events_130, served_130, events_140, served_140, events_itic, served_itic,
-    events_semi_f47, served_semi_f47, rt_itic_within, rt_itic_outside, rt_itic_not_covered,
-    rt_semi_f47_within, rt_semi_f47_outside, rt_semi_f47_not_covered, rt_iec50_within,
-    rt_iec50_outside, rt_iec50_not_covered, rt_iec60_within, rt_iec60_outside,
-    rt_iec60_not_covered)
-    SELECT date_trunc('month', d.at AT TIME ZONE v_tz)::date, d.substation_id,
-           coalesce(d.event_type = 'voltage_swell', false),
-           coalesce(sum(d.n_events) FILTER (WHERE c.base AND (c.r IS NULL OR c.d IS NULL)), 0),
-           coalesce(sum(d.n_events) FILTER (WHERE c.base AND c.r IS NULL), 0),
-           coalesce(sum(d.n_events) FILTER (WHERE c.base AND c.r IS NOT NULL AND c.d > 60000), 0),
-           coalesce(sum(d.n_events) FILTER (WHERE c.counted AND c.r < 10), 0),
-           coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r < 10), 0),
-           coalesce(sum(d.n_events) FILTER (WHERE c.counted AND c.r < 20), 0),
-           coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r < 20), 0),
-           coalesce(sum(d.n_events) FILTER (WHERE c.counted AND c.r < 30), 0),
-           coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r < 30), 0),
-           coalesce(sum(d.n_events) FILTER (WHERE c.counted AND c.r < 40), 0),
-           coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r < 40), 0),
-           coalesce(sum(d.n_events) FILTER (WHERE c.counted AND c.r < 50), 0),
-           coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r < 50), 0),
-           coalesce(sum(d.n_events) FILTER (WHERE c.counted AND c.r < 60), 0),
-           coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r < 60), 0),
-           coalesce(sum(d.n_events) FILTER (WHERE c.counted AND c.r < 70), 0),
-           coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r < 70), 0),
-           coalesce(sum(d.n_events) FILTER (WHERE c.counted AND c.r < 80), 0),
-           coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r < 80), 0),
-           coalesce(sum(d.n_events) FILTER (WHERE c.counted AND c.r < 90), 0),
-           coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r < 90), 0),
-           coalesce(sum(d.n_events) FILTER (WHERE c.counted AND c.r > 110), 0),
-           coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r > 110), 0),
-           coalesce(sum(d.n_events) FILTER (WHERE c.counted AND c.r > 120), 0),
-           coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r > 120), 0),
-           coalesce(sum(d.n_events) FILTER (WHERE c.counted AND c.r > 130), 0),
-           coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r > 130), 0),
-           coalesce(sum(d.n_events) FILTER (WHERE c.counted AND c.r > 140), 0),
-           coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r > 140), 0),
-           coalesce(sum(d.n_events) FILTER (WHERE c.counted AND c.v_itic = 'outside'), 0),
-           coalesce(sum(d.served) FILTER (WHERE c.counted AND c.v_itic = 'outside'), 0),
-           coalesce(sum(d.n_events) FILTER (WHERE c.counted AND c.v_semi_f47 = 'outside'), 0),
-           coalesce(sum(d.served) FILTER (WHERE c.counted AND c.v_semi_f47 = 'outside'), 0),
-           coalesce(sum(d.n_events) FILTER (WHERE c.placed AND c.v_itic = 'within'), 0),
-           coalesce(sum(d.n_events) FILTER (WHERE c.placed AND c.v_itic = 'outside'), 0),
-           coalesce(sum(d.n_events) FILTER (WHERE c.placed AND c.v_itic = 'not covered'), 0),
-           coalesce(sum(d.n_events) FILTER (WHERE c.placed AND c.v_semi_f47 = 'within'), 0),
-           coalesce(sum(d.n_events) FILTER (WHERE c.placed AND c.v_semi_f47 = 'outside'), 0),
-           coalesce(sum(d.n_events) FILTER (WHERE c.placed AND c.v_semi_f47 = 'not covered'), 0),
-           coalesce(sum(d.n_events) FILTER (WHERE c.placed AND c.v_iec50 = 'within'), 0),
-           coalesce(sum(d.n_events) FILTER (WHERE c.placed AND c.v_iec50 = 'outside'), 0),
-           coalesce(sum(d.n_events) FILTER (WHERE c.placed AND c.v_iec50 = 'not covered'), 0),
-           coalesce(sum(d.n_events) FILTER (WHERE c.placed AND c.v_iec60 = 'within'), 0),
-           coalesce(sum(d.n_events) FILTER (WHERE c.placed AND c.v_iec60 = 'outside'), 0),
-           coalesce(sum(d.n_events) FILTER (WHERE c.placed AND c.v_iec60 = 'not covered'), 0)
-    FROM (
-      SELECT e."timestamp" AS at, e.substation_id, e.event_type, e.status, e.remaining_voltage,
-             e.duration_ms, 1 AS n_events, coalesce(sc.customers_served, 0) AS served,
-             0 AS n_impacts, 0 AS n_severe, 0 AS n_moderate, 0 AS n_minor
-      FROM new_events AS e
-      LEFT JOIN public.substation_circuits AS sc
-        ON sc.substation_id = e.substation_id AND sc.circuit_id = e.circuit_id
-    ) AS d
-    CROSS JOIN LATERAL (
-      -- Each event's rules once (OFFSET 0 keeps the planner from copying them into every sum).
-      SELECT v.base, v.r, v.d,
-             v.base AND v.r IS NOT NULL AND (v.d IS NULL OR v.d <= 60000) AS counted,
-             v.base AND v.r IS NOT NULL AND v.d IS NOT NULL AS placed,
-             ctm_private.verdict_itic(v.r, v.d) AS v_itic,
-             ctm_private.verdict_semi_f47(v.r, v.d) AS v_semi_f47,
-             ctm_private.verdict_iec_61000_4_34(v.r, v.d, 50) AS v_iec50,
-             ctm_private.verdict_iec_61000_4_34(v.r, v.d, 60) AS v_iec60
-      FROM (SELECT coalesce(d.status <> 'false', false)
-                     AND (d.event_type IS NULL
-                          OR d.event_type IN ('voltage_dip', 'voltage_swell', 'interruption')) AS base,
-                   coalesce(d.remaining_voltage,
-                            CASE WHEN d.event_type = 'interruption' THEN 0 END) AS r,
-                   d.duration_ms AS d) AS v
-      OFFSET 0
-    ) AS c
-    GROUP BY 1, 2, 3
-    ORDER BY 1, 2, 3
-    ON CONFLICT ON CONSTRAINT analytics_monthly_key DO UPDATE SET
-      unplaced = a.unplaced + EXCLUDED.unplaced,
-      no_residual = a.no_residual + EXCLUDED.no_residual,
-      too_long = a.too_long + EXCLUDED.too_long,
-      events_10 = a.events_10 + EXCLUDED.events_10,
-      served_10 = a.served_10 + EXCLUDED.served_10,
-      events_20 = a.events_20 + EXCLUDED.events_20,
-      served_20 = a.served_20 + EXCLUDED.served_20,
-      events_30 = a.events_30 + EXCLUDED.events_30,
-      served_30 = a.served_30 + EXCLUDED.served_30,
-      events_40 = a.events_40 + EXCLUDED.events_40,
-      served_40 = a.served_40 + EXCLUDED.served_40,
-      events_50 = a.events_50 + EXCLUDED.events_50,
-      served_50 = a.served_50 + EXCLUDED.served_50,
-      events_60 = a.events_60 + EXCLUDED.events_60,
-      served_60 = a.served_60 + EXCLUDED.served_60,
-      events_70 = a.events_70 + EXCLUDED.events_70,
-      served_70 = a.served_70 + EXCLUDED.served_70,
-      events_80 = a.events_80 + EXCLUDED.events_80,
-      served_80 = a.served_80 + EXCLUDED.served_80,
-      events_90 = a.events_90 + EXCLUDED.events_90,
-      served_90 = a.served_90 + EXCLUDED.served_90,
-      events_110 = a.events_110 + EXCLUDED.events_110,
-      served_110 = a.served_110 + EXCLUDED.served_110,
-      events_120 = a.events_120 + EXCLUDED.events_120,
-      served_120 = a.served_120 + EXCLUDED.served_120,
-      events_130 = a.events_130 + EXCLUDED.events_130,
-      served_130 = a.served_130 + EXCLUDED.served_130,
-      events_140 = a.events_140 + EXCLUDED.events_140,
-      served_140 = a.served_140 + EXCLUDED.served_140,
-      events_itic = a.events_itic + EXCLUDED.events_itic,
-      served_itic = a.served_itic + EXCLUDED.served_itic,
-      events_semi_f47 = a.events_semi_f47 + EXCLUDED.events_semi_f47,
-      served_semi_f47 = a.served_semi_f47 + EXCLUDED.served_semi_f47,
-      rt_itic_within = a.rt_itic_within + EXCLUDED.rt_itic_within,
-      rt_itic_outside = a.rt_itic_outside + EXCLUDED.rt_itic_outside,
-      rt_itic_not_covered = a.rt_itic_not_covered + EXCLUDED.rt_itic_not_covered,
-      rt_semi_f47_within = a.rt_semi_f47_within + EXCLUDED.rt_semi_f47_within,
-      rt_semi_f47_outside = a.rt_semi_f47_outside + EXCLUDED.rt_semi_f47_outside,
-      rt_semi_f47_not_covered = a.rt_semi_f47_not_covered + EXCLUDED.rt_semi_f47_not_covered,
-      rt_iec50_within = a.rt_iec50_within + EXCLUDED.rt_iec50_within,
-      rt_iec50_outside = a.rt_iec50_outside + EXCLUDED.rt_iec50_outside,
-      rt_iec50_not_covered = a.rt_iec50_not_covered + EXCLUDED.rt_iec50_not_covered,
-      rt_iec60_within = a.rt_iec60_within + EXCLUDED.rt_iec60_within,
-      rt_iec60_outside = a.rt_iec60_outside + EXCLUDED.rt_iec60_outside,
-      rt_iec60_not_covered = a.rt_iec60_not_covered + EXCLUDED.rt_iec60_not_covered;
-    PERFORM set_config('work_mem', v_work_mem, true);
+    -- Many events (a bulk load).
     -- Their marks for the customer and circuit summaries: one per event (with a substation), or,
     -- for more than 1,000 events, one per 28-day bin for every substation.
     IF EXISTS (SELECT 1 FROM new_events OFFSET 1000) THEN
@@ -426,11 +293,15 @@ BEGIN
       SELECT e."timestamp", e."timestamp", e.substation_id FROM new_events AS e
       WHERE e.substation_id IS NOT NULL;
     END IF;
-    -- Their impact rows: counted by the summary's impact trigger; not marked again (their events
-    -- just were): 'marked' skips the customer summaries' impact trigger.
-    PERFORM set_config('ctm.impacts_summarised', 'marked', true);
-    -- EXECUTE plans the statement for this call's row count; a plan cached for a handful of rows
-    -- would be reused for a bulk load of 200,000 (and the other way round).
+    -- Their impact rows, and the events with them in their months' summary rows, by one statement:
+    -- the hits per event come from the rows just written (RETURNING), not from reading them back
+    -- in the summary's impact trigger (which, like the customer summaries' one, is skipped while
+    -- the setting is 'on'). Grouped in memory (the default 4 MB spills a load's groups to disk).
+    -- EXECUTE plans it for this call's row count; a plan cached for a handful of rows would be
+    -- reused for a bulk load of 200,000 (and the other way round).
+    v_work_mem := current_setting('work_mem');
+    PERFORM set_config('work_mem', '64MB', true);
+    PERFORM set_config('ctm.impacts_summarised', 'on', true);
     EXECUTE $q$
       WITH registered AS (
         INSERT INTO public.substation_circuits (substation_id, circuit_id, source)
@@ -438,16 +309,177 @@ BEGIN
         FROM new_events AS e
         WHERE e.substation_id IS NOT NULL AND e.circuit_id IS NOT NULL
         ON CONFLICT DO NOTHING
+      ),
+      hit AS (
+        INSERT INTO public.event_customer_impact (event_id, customer_id, impact_level, estimated_downtime_min)
+        SELECT e.id, m.customer_id,
+               public.impact_level_for_severity(e.severity),
+               public.estimated_downtime_min(e.duration_ms)
+        FROM new_events AS e
+        CROSS JOIN LATERAL public.mappings_applying(
+          e.substation_id, e.circuit_id, (e."timestamp" AT TIME ZONE $1)::date) AS m
+        RETURNING event_id
+      ),
+      hits AS (
+        SELECT h.event_id, count(*)::integer AS n FROM hit AS h GROUP BY h.event_id
       )
-      INSERT INTO public.event_customer_impact (event_id, customer_id, impact_level, estimated_downtime_min)
-      SELECT e.id, m.customer_id,
-             public.impact_level_for_severity(e.severity),
-             public.estimated_downtime_min(e.duration_ms)
-      FROM new_events AS e
-      CROSS JOIN LATERAL public.mappings_applying(
-        e.substation_id, e.circuit_id, (e."timestamp" AT TIME ZONE $1)::date) AS m
+        INSERT INTO public.analytics_monthly AS a (month, substation_id, swell,
+          unplaced, no_residual, too_long, events_10, served_10, hits_10, events_20,
+          served_20, hits_20, events_30, served_30, hits_30, events_40, served_40, hits_40,
+          events_50, served_50, hits_50, events_60, served_60, hits_60, events_70,
+          served_70, hits_70, events_80, served_80, hits_80, events_90, served_90, hits_90,
+          events_110, served_110, hits_110, events_120, served_120, hits_120, events_130,
+          served_130, hits_130, events_140, served_140, hits_140, events_itic, served_itic,
+          hits_itic, events_semi_f47, served_semi_f47, hits_semi_f47, rt_itic_within,
+          rt_itic_outside, rt_itic_not_covered, rt_semi_f47_within, rt_semi_f47_outside,
+          rt_semi_f47_not_covered, rt_iec50_within, rt_iec50_outside, rt_iec50_not_covered,
+          rt_iec60_within, rt_iec60_outside, rt_iec60_not_covered, impacts_severe,
+          impacts_moderate, impacts_minor)
+        SELECT date_trunc('month', d."timestamp" AT TIME ZONE $1)::date, d.substation_id,
+               coalesce(d.event_type = 'voltage_swell', false),
+               count(*) FILTER (WHERE c.base AND (c.r IS NULL OR c.d IS NULL)),
+               count(*) FILTER (WHERE c.base AND c.r IS NULL),
+               count(*) FILTER (WHERE c.base AND c.r IS NOT NULL AND c.d > 60000),
+               count(*) FILTER (WHERE c.counted AND c.r < 10),
+               coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r < 10), 0),
+               coalesce(sum(d.hits) FILTER (WHERE c.counted AND c.r < 10), 0),
+               count(*) FILTER (WHERE c.counted AND c.r < 20),
+               coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r < 20), 0),
+               coalesce(sum(d.hits) FILTER (WHERE c.counted AND c.r < 20), 0),
+               count(*) FILTER (WHERE c.counted AND c.r < 30),
+               coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r < 30), 0),
+               coalesce(sum(d.hits) FILTER (WHERE c.counted AND c.r < 30), 0),
+               count(*) FILTER (WHERE c.counted AND c.r < 40),
+               coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r < 40), 0),
+               coalesce(sum(d.hits) FILTER (WHERE c.counted AND c.r < 40), 0),
+               count(*) FILTER (WHERE c.counted AND c.r < 50),
+               coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r < 50), 0),
+               coalesce(sum(d.hits) FILTER (WHERE c.counted AND c.r < 50), 0),
+               count(*) FILTER (WHERE c.counted AND c.r < 60),
+               coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r < 60), 0),
+               coalesce(sum(d.hits) FILTER (WHERE c.counted AND c.r < 60), 0),
+               count(*) FILTER (WHERE c.counted AND c.r < 70),
+               coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r < 70), 0),
+               coalesce(sum(d.hits) FILTER (WHERE c.counted AND c.r < 70), 0),
+               count(*) FILTER (WHERE c.counted AND c.r < 80),
+               coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r < 80), 0),
+               coalesce(sum(d.hits) FILTER (WHERE c.counted AND c.r < 80), 0),
+               count(*) FILTER (WHERE c.counted AND c.r < 90),
+               coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r < 90), 0),
+               coalesce(sum(d.hits) FILTER (WHERE c.counted AND c.r < 90), 0),
+               count(*) FILTER (WHERE c.counted AND c.r > 110),
+               coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r > 110), 0),
+               coalesce(sum(d.hits) FILTER (WHERE c.counted AND c.r > 110), 0),
+               count(*) FILTER (WHERE c.counted AND c.r > 120),
+               coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r > 120), 0),
+               coalesce(sum(d.hits) FILTER (WHERE c.counted AND c.r > 120), 0),
+               count(*) FILTER (WHERE c.counted AND c.r > 130),
+               coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r > 130), 0),
+               coalesce(sum(d.hits) FILTER (WHERE c.counted AND c.r > 130), 0),
+               count(*) FILTER (WHERE c.counted AND c.r > 140),
+               coalesce(sum(d.served) FILTER (WHERE c.counted AND c.r > 140), 0),
+               coalesce(sum(d.hits) FILTER (WHERE c.counted AND c.r > 140), 0),
+               count(*) FILTER (WHERE c.counted AND c.v_itic = 'outside'),
+               coalesce(sum(d.served) FILTER (WHERE c.counted AND c.v_itic = 'outside'), 0),
+               coalesce(sum(d.hits) FILTER (WHERE c.counted AND c.v_itic = 'outside'), 0),
+               count(*) FILTER (WHERE c.counted AND c.v_semi_f47 = 'outside'),
+               coalesce(sum(d.served) FILTER (WHERE c.counted AND c.v_semi_f47 = 'outside'), 0),
+               coalesce(sum(d.hits) FILTER (WHERE c.counted AND c.v_semi_f47 = 'outside'), 0),
+               count(*) FILTER (WHERE c.placed AND c.v_itic = 'within'),
+               count(*) FILTER (WHERE c.placed AND c.v_itic = 'outside'),
+               count(*) FILTER (WHERE c.placed AND c.v_itic = 'not covered'),
+               count(*) FILTER (WHERE c.placed AND c.v_semi_f47 = 'within'),
+               count(*) FILTER (WHERE c.placed AND c.v_semi_f47 = 'outside'),
+               count(*) FILTER (WHERE c.placed AND c.v_semi_f47 = 'not covered'),
+               count(*) FILTER (WHERE c.placed AND c.v_iec50 = 'within'),
+               count(*) FILTER (WHERE c.placed AND c.v_iec50 = 'outside'),
+               count(*) FILTER (WHERE c.placed AND c.v_iec50 = 'not covered'),
+               count(*) FILTER (WHERE c.placed AND c.v_iec60 = 'within'),
+               count(*) FILTER (WHERE c.placed AND c.v_iec60 = 'outside'),
+               count(*) FILTER (WHERE c.placed AND c.v_iec60 = 'not covered'),
+               coalesce(sum(d.hits) FILTER (WHERE d.level = 'severe'), 0),
+               coalesce(sum(d.hits) FILTER (WHERE d.level = 'moderate'), 0),
+               coalesce(sum(d.hits) FILTER (WHERE d.level = 'minor'), 0)
+        FROM (
+          SELECT e."timestamp", e.substation_id, e.event_type, e.status, e.remaining_voltage,
+                 e.duration_ms, coalesce(sc.customers_served, 0) AS served,
+                 coalesce(h.n, 0) AS hits, public.impact_level_for_severity(e.severity) AS level
+          FROM new_events AS e
+          LEFT JOIN hits AS h ON h.event_id = e.id
+          LEFT JOIN public.substation_circuits AS sc
+            ON sc.substation_id = e.substation_id AND sc.circuit_id = e.circuit_id
+        ) AS d
+        CROSS JOIN LATERAL ctm_private.event_rules(d.status, d.event_type, d.remaining_voltage,
+                                                   d.duration_ms) AS c
+        GROUP BY 1, 2, 3
+        ORDER BY 1, 2, 3
+        ON CONFLICT ON CONSTRAINT analytics_monthly_key DO UPDATE SET
+          unplaced = a.unplaced + EXCLUDED.unplaced,
+          no_residual = a.no_residual + EXCLUDED.no_residual,
+          too_long = a.too_long + EXCLUDED.too_long,
+          events_10 = a.events_10 + EXCLUDED.events_10,
+          served_10 = a.served_10 + EXCLUDED.served_10,
+          hits_10 = a.hits_10 + EXCLUDED.hits_10,
+          events_20 = a.events_20 + EXCLUDED.events_20,
+          served_20 = a.served_20 + EXCLUDED.served_20,
+          hits_20 = a.hits_20 + EXCLUDED.hits_20,
+          events_30 = a.events_30 + EXCLUDED.events_30,
+          served_30 = a.served_30 + EXCLUDED.served_30,
+          hits_30 = a.hits_30 + EXCLUDED.hits_30,
+          events_40 = a.events_40 + EXCLUDED.events_40,
+          served_40 = a.served_40 + EXCLUDED.served_40,
+          hits_40 = a.hits_40 + EXCLUDED.hits_40,
+          events_50 = a.events_50 + EXCLUDED.events_50,
+          served_50 = a.served_50 + EXCLUDED.served_50,
+          hits_50 = a.hits_50 + EXCLUDED.hits_50,
+          events_60 = a.events_60 + EXCLUDED.events_60,
+          served_60 = a.served_60 + EXCLUDED.served_60,
+          hits_60 = a.hits_60 + EXCLUDED.hits_60,
+          events_70 = a.events_70 + EXCLUDED.events_70,
+          served_70 = a.served_70 + EXCLUDED.served_70,
+          hits_70 = a.hits_70 + EXCLUDED.hits_70,
+          events_80 = a.events_80 + EXCLUDED.events_80,
+          served_80 = a.served_80 + EXCLUDED.served_80,
+          hits_80 = a.hits_80 + EXCLUDED.hits_80,
+          events_90 = a.events_90 + EXCLUDED.events_90,
+          served_90 = a.served_90 + EXCLUDED.served_90,
+          hits_90 = a.hits_90 + EXCLUDED.hits_90,
+          events_110 = a.events_110 + EXCLUDED.events_110,
+          served_110 = a.served_110 + EXCLUDED.served_110,
+          hits_110 = a.hits_110 + EXCLUDED.hits_110,
+          events_120 = a.events_120 + EXCLUDED.events_120,
+          served_120 = a.served_120 + EXCLUDED.served_120,
+          hits_120 = a.hits_120 + EXCLUDED.hits_120,
+          events_130 = a.events_130 + EXCLUDED.events_130,
+          served_130 = a.served_130 + EXCLUDED.served_130,
+          hits_130 = a.hits_130 + EXCLUDED.hits_130,
+          events_140 = a.events_140 + EXCLUDED.events_140,
+          served_140 = a.served_140 + EXCLUDED.served_140,
+          hits_140 = a.hits_140 + EXCLUDED.hits_140,
+          events_itic = a.events_itic + EXCLUDED.events_itic,
+          served_itic = a.served_itic + EXCLUDED.served_itic,
+          hits_itic = a.hits_itic + EXCLUDED.hits_itic,
+          events_semi_f47 = a.events_semi_f47 + EXCLUDED.events_semi_f47,
+          served_semi_f47 = a.served_semi_f47 + EXCLUDED.served_semi_f47,
+          hits_semi_f47 = a.hits_semi_f47 + EXCLUDED.hits_semi_f47,
+          rt_itic_within = a.rt_itic_within + EXCLUDED.rt_itic_within,
+          rt_itic_outside = a.rt_itic_outside + EXCLUDED.rt_itic_outside,
+          rt_itic_not_covered = a.rt_itic_not_covered + EXCLUDED.rt_itic_not_covered,
+          rt_semi_f47_within = a.rt_semi_f47_within + EXCLUDED.rt_semi_f47_within,
+          rt_semi_f47_outside = a.rt_semi_f47_outside + EXCLUDED.rt_semi_f47_outside,
+          rt_semi_f47_not_covered = a.rt_semi_f47_not_covered + EXCLUDED.rt_semi_f47_not_covered,
+          rt_iec50_within = a.rt_iec50_within + EXCLUDED.rt_iec50_within,
+          rt_iec50_outside = a.rt_iec50_outside + EXCLUDED.rt_iec50_outside,
+          rt_iec50_not_covered = a.rt_iec50_not_covered + EXCLUDED.rt_iec50_not_covered,
+          rt_iec60_within = a.rt_iec60_within + EXCLUDED.rt_iec60_within,
+          rt_iec60_outside = a.rt_iec60_outside + EXCLUDED.rt_iec60_outside,
+          rt_iec60_not_covered = a.rt_iec60_not_covered + EXCLUDED.rt_iec60_not_covered,
+          impacts_severe = a.impacts_severe + EXCLUDED.impacts_severe,
+          impacts_moderate = a.impacts_moderate + EXCLUDED.impacts_moderate,
+          impacts_minor = a.impacts_minor + EXCLUDED.impacts_minor
     $q$ USING v_tz;
     PERFORM set_config('ctm.impacts_summarised', 'off', true);
+    PERFORM set_config('work_mem', v_work_mem, true);
   END IF;
   RETURN NULL;
 END
