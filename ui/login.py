@@ -149,6 +149,18 @@ def login_gate() -> Identity | None:
     return None
 
 
+def confirm_login() -> None:
+    """For a run in which app.py's gate did not run (a fragment rerun): go on only while the
+    browser session still logs in the same user with the same role; otherwise rerun the whole
+    app, whose gate then shows the login form (or the pages of the new role)."""
+    try:
+        identity = _current_identity()
+    except Exception as exc:  # noqa: BLE001
+        fail_plainly(exc, "The login could not be checked.")
+    if identity is None or identity != st.session_state.get(_IDENTITY_KEY):
+        st.rerun()
+
+
 def _login_form() -> None:
     _left, middle, _right = st.columns([1, 2, 1])
     with middle, st.container(key=LOGIN_PANEL):

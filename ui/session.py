@@ -8,6 +8,9 @@ re-exported so a page or test can keep importing them from here.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 import streamlit as st
 from sqlalchemy.engine import Engine
 
@@ -15,7 +18,7 @@ from ctm.db import Identity
 from ctm.roles import ROLE_LABELS
 from ui import streamlit_internals
 from ui.app_engine import SchemaMissing, app_engine
-from ui.login import COOKIE_NAME, WRONG_LOGIN, login_gate, user_sidebar
+from ui.login import COOKIE_NAME, WRONG_LOGIN, confirm_login, login_gate, user_sidebar
 from ui.navigation import (
     PAGES,
     ROLE_PAGES,
@@ -41,6 +44,7 @@ __all__ = [
     "login_gate",
     "navigation_pages",
     "require_user",
+    "user_fragment",
     "user_sidebar",
 ]
 
@@ -62,3 +66,19 @@ def require_user(roles: set[str] | None = None) -> tuple[Engine, Identity]:
         st.error("Your role does not give access to this page.")
         st.stop()
     return app_engine(), identity
+
+
+def user_fragment(func: Callable[..., None]) -> Callable[..., None]:
+    """st.fragment for the part of a page a widget changes (the grid and its pager, an event list
+    and the selected event): its widgets rerun only that part, not app.py, the sidebar and the
+    rest of the page. A fragment rerun skips app.py's login gate, so it checks the login itself
+    first and reruns the whole app when the session ended or the user's role changed — a logout
+    in another tab still ends the next click here."""
+
+    @functools.wraps(func)
+    def checked(*args, **kwargs) -> None:
+        if not streamlit_internals.gate_ran_this_run():
+            confirm_login()
+        func(*args, **kwargs)
+
+    return st.fragment(checked)

@@ -23,7 +23,7 @@ from ctm.units import duration_text, event_type_text, minutes_text
 from ui.empty_states import first_steps
 from ui.feedback import service_errors
 from ui.place_filters import substation_and_circuit, substation_labels
-from ui.session import require_user
+from ui.session import require_user, user_fragment
 
 engine, identity = require_user()
 can_record = can(identity.role, Action.RECORD_EVENTS)
@@ -517,11 +517,18 @@ if can_record:
         on_click=lambda: st.session_state.__setitem__(RECORD_OPEN, True),
     )
 
-event_table(filters)
 
-selected = _selected_event()
-if selected is not None:
-    event_details(selected)
+@user_fragment
+def list_and_details(filters: EventFilter) -> None:
+    """The pager, the list and the selected event: paging or selecting an event reruns only this
+    part, not the filters and the rest of the page."""
+    event_table(filters)
+    selected = _selected_event()
+    if selected is not None:
+        event_details(selected)
+
+
+list_and_details(filters)
 
 if can_record and st.session_state.get(RECORD_OPEN):
     record_dialog(labels, filters.substation_id)

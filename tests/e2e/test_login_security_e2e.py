@@ -103,3 +103,33 @@ def test_a_forged_cookie_shows_the_login_form(browser, app_url, forged):
         shot(tab, "forged-cookie")
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("where", ["mappings pager", "events selection"])
+def test_a_logout_elsewhere_ends_the_next_click_inside_a_page_part(page, browser, app_url, where):
+    """The grid and pager of /mappings and the list and details of /events rerun on their own
+    (st.fragment, not through app.py's login gate): a click there after the session was ended
+    in another tab still ends on the login form, never on more data."""
+    log_in(page, app_url, "operator", "operator-demo")
+    token = login_cookie(page.context)["value"]
+    path = "mappings" if where == "mappings pager" else "events"
+    context, tab = open_with_cookie(browser, app_url, token, path)
+    try:
+        main = tab.get_by_test_id("stMain")
+        if where == "mappings pager":
+            step_up = main.get_by_test_id("stNumberInputStepUp").first
+            step_up.click()  # the session is alive: page 2 of the mappings
+            settle(tab)
+            expect(main.get_by_text("Page 2 of", exact=False)).to_be_visible()
+        page.get_by_role("button", name="Log out").click()
+        settle(page)
+        if where == "mappings pager":
+            step_up.click()
+        else:
+            box = main.get_by_test_id("stDataFrame").first.bounding_box()
+            tab.mouse.click(box["x"] + 15, box["y"] + 35 + 17)  # the first row's selector
+        settle(tab)
+        expect(tab.get_by_text("Your session has ended. Please log in again.")).to_be_visible()
+        assert_login_form(tab)
+    finally:
+        context.close()
