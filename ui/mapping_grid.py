@@ -8,6 +8,7 @@ The frame shown under one editor key is kept in the session and reused until the
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass
 from datetime import date, datetime
 from uuid import UUID
@@ -36,6 +37,12 @@ from ui import past_events
 from ui.mapping_filters import PAGE_SIZE, filter_token
 
 GRID_STATE = "ctm_grid"
+# (filter token and generation, counted at, per-circuit counts) of the last page read: another
+# page of the same filter within COUNTS_REUSE_SECONDS reuses them instead of counting every
+# matching mapping again (most of a page change's time at 100,000 mappings). A change made here
+# starts a new generation, so it is always counted; others' changes show within that time.
+COUNTS = "ctm_grid_counts"
+COUNTS_REUSE_SECONDS = 20
 SAVE_COUNTER = "ctm_grid_generation"
 OUTCOMES = "ctm_save_outcomes"
 SHOWN_COLUMNS = (
@@ -118,10 +125,24 @@ def load_page(engine: Engine, identity: Identity, filters: MappingFilter, page: 
     cached = st.session_state.get(GRID_STATE)
     if isinstance(cached, GridPage) and cached.key == key:
         return cached
+    counts_key = (filter_token(filters), generation())
+    held = st.session_state.get(COUNTS)
+    reuse = (
+        held[2]
+        if held and held[0] == counts_key and time.monotonic() - held[1] < COUNTS_REUSE_SECONDS
+        else None
+    )
     with st.spinner("Loading mappings…"):
         result = list_mappings(
-            engine, identity, filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+            engine,
+            identity,
+            filters,
+            limit=PAGE_SIZE,
+            offset=(page - 1) * PAGE_SIZE,
+            circuits=reuse,
         )
+    if reuse is None:
+        st.session_state[COUNTS] = (counts_key, time.monotonic(), result.circuits)
     if result.total and (page - 1) * PAGE_SIZE >= result.total:
         # The page asked for (e.g. from an old link) is past the end: show the last one.
         last = (result.total - 1) // PAGE_SIZE + 1

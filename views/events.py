@@ -391,6 +391,16 @@ def event_details(event_id: UUID) -> None:
         )
 
 
+@user_fragment
+def list_and_details(filters: EventFilter) -> None:
+    """The pager, the list and the selected event: paging or selecting an event reruns only this
+    part, not the filters and the rest of the page."""
+    event_table(filters)
+    selected = _selected_event()
+    if selected is not None:
+        event_details(selected)
+
+
 def _close_record() -> None:
     st.session_state.pop(RECORD_OPEN, None)
 
@@ -516,16 +526,6 @@ if can_record:
         key="open_record",
         on_click=lambda: st.session_state.__setitem__(RECORD_OPEN, True),
     )
-
-
-@user_fragment
-def list_and_details(filters: EventFilter) -> None:
-    """The pager, the list and the selected event: paging or selecting an event reruns only this
-    part, not the filters and the rest of the page."""
-    event_table(filters)
-    selected = _selected_event()
-    if selected is not None:
-        event_details(selected)
 
 
 list_and_details(filters)

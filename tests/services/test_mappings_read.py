@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from ctm import db
 from ctm import mappings as svc
+from ctm.errors import ValidationError
 from ctm.mappings import MAPPING_COLUMNS, MappingFilter
 from tests.services.conftest import owner
 
@@ -116,11 +117,24 @@ def test_pages_cut_across_circuits_and_substations_add_up_to_the_export(engine, 
                 text in r.customer_name.lower() or text in r.account_number.lower()
                 for r in everything.itertuples()
             )
+        first = svc.list_mappings(engine, world.viewer, f, limit=1)
+        assert sum(c.count for c in first.circuits) == len(everything)
         for size in (1, 3, 7, 200):
             for offset in range(len(everything) + 1):
                 page = svc.list_mappings(engine, world.viewer, f, limit=size, offset=offset)
                 assert page.total == len(everything), f
                 assert list(page.rows.id) == list(everything.id[offset : offset + size]), f
+                # A page change reusing the first page's per-circuit counts: the same slice.
+                again = svc.list_mappings(
+                    engine, world.viewer, f, limit=size, offset=offset, circuits=first.circuits
+                )
+                assert again.total == page.total and again.circuits == first.circuits, f
+                assert list(again.rows.id) == list(page.rows.id), f
+
+
+def test_reused_counts_must_come_from_an_earlier_page(engine, world, listed):
+    with pytest.raises(ValidationError, match="circuits"):
+        svc.list_mappings(engine, world.viewer, MappingFilter(), circuits=(("North", "H2", 9),))
 
 
 def test_customer_text_wildcards_are_taken_literally(engine, world, listed):
