@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 import uuid
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -155,12 +156,50 @@ def wait_done(tab, selector: str, started_ms: float, *, need_run: bool) -> float
         tab.wait_for_timeout(40)
 
 
+class Elements:
+    """Counts the elements (delta messages) the server sends a tab: what the browser must draw.
+    Reading Streamlit's own message type needs its protobuf classes, installed with it."""
+
+    def __init__(self, tab) -> None:
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        self.count = 0
+        self.begun = 0
+        _ELEMENTS[tab] = self
+
+        def frame(payload) -> None:
+            if isinstance(payload, bytes | bytearray):
+                message = ForwardMsg()
+                message.ParseFromString(payload)
+                self.count += message.WhichOneof("type") == "delta"
+
+        tab.on("websocket", lambda socket: socket.on("framereceived", frame))
+
+    def begin(self) -> None:
+        self.begun = self.count
+
+    @property
+    def sent(self) -> int:
+        """Elements sent since the last action began."""
+        return self.count - self.begun
+
+
+_ELEMENTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _begin(tab) -> None:
+    if tab in _ELEMENTS:
+        _ELEMENTS[tab].begin()
+
+
 def mark(tab) -> float:
+    _begin(tab)
     return tab.evaluate("() => (window.__ctm.mark = Date.now())")
 
 
 def navigate(tab, url: str, selector: str) -> float:
     started = time.time() * 1000
+    _begin(tab)
     tab.goto(url, wait_until="commit")
     tab.evaluate("(t) => (window.__ctm.mark = t)", started)
     return wait_done(tab, selector, started, need_run=False)
@@ -178,15 +217,32 @@ def select_first_row(tab) -> None:
     tab.mouse.click(box["x"] + 15, box["y"] + 35 + 17)
 
 
-def one_run(browser, target: Target, cookie: dict | None) -> dict[str, float]:
-    """Every action once, in a fresh browser context (a new session)."""
+class Timed(dict):
+    """Action → seconds; storing a time also notes the elements sent for that action."""
+
+    def __init__(self, elements: Elements, counted: dict[str, int]) -> None:
+        super().__init__()
+        self._elements, self._counted = elements, counted
+
+    def __setitem__(self, action: str, seconds: float) -> None:
+        super().__setitem__(action, seconds)
+        self._counted[action] = self._elements.sent
+
+
+def one_run(
+    browser, target: Target, cookie: dict | None
+) -> tuple[dict[str, float], dict[str, int]]:
+    """Every action once, in a fresh browser context (a new session): seconds per action, and
+    the elements the server sent for it."""
     context = browser.new_context(viewport=VIEWPORT)
     if cookie:
         context.add_cookies([{**cookie, "url": target.url}])
     context.add_init_script(OBSERVER)
     tab = context.new_page()
     tab.set_default_timeout(TIMEOUT_S * 1000)
-    times: dict[str, float] = {}
+    elements = Elements(tab)
+    counted: dict[str, int] = {}
+    times = Timed(elements, counted)
     main = target.main
     try:
         times["deep link /mappings"] = navigate(tab, f"{target.url}/mappings", main["mappings"])
@@ -225,12 +281,13 @@ def one_run(browser, target: Target, cookie: dict | None) -> dict[str, float]:
             tab, f"{target.url}/statistics", main["statistics"]
         )
         started = time.time() * 1000
+        _begin(tab)
         tab.reload(wait_until="commit")
         tab.evaluate("(t) => (window.__ctm.mark = t)", started)
         times["reload"] = wait_done(tab, main["statistics"], started, need_run=False)
     finally:
         context.close()
-    return times
+    return dict(times), counted
 
 
 def login_cookie(url: str, key: str) -> dict:
@@ -365,7 +422,11 @@ ACTIONS = (
 LOADS = {"deep link /mappings", "deep link /events", "deep link /statistics", "reload"}
 
 
-def report(results: dict[str, dict[str, list[float]]], meta: list[str]) -> str:
+def report(
+    results: dict[str, dict[str, list[float]]],
+    sent: dict[str, dict[str, list[int]]],
+    meta: list[str],
+) -> str:
     pct = common.percentile
     med = common.median
     minimal_rerun = med(
@@ -382,9 +443,10 @@ def report(results: dict[str, dict[str, list[float]]], meta: list[str]) -> str:
         else:
             ratio = med(ours) / minimal_rerun
             goal, ok = "≤ 1.3× rerun", ratio <= 1.3
+        drawn = f"{med(sent['ctm'][action]):.0f} / {med(sent['minimal'][action]):.0f}"
         rows.append(
             f"| {action} | {med(ours):.2f} s | {pct(ours, 95):.2f} s | {med(base):.2f} s | "
-            f"{pct(base, 95):.2f} s | {ratio:.2f} | {goal} {'met' if ok else 'not met'} |"
+            f"{pct(base, 95):.2f} s | {ratio:.2f} | {goal} {'met' if ok else 'not met'} | {drawn} |"
         )
     return "\n".join(
         [
@@ -392,14 +454,19 @@ def report(results: dict[str, dict[str, list[float]]], meta: list[str]) -> str:
             "",
             *meta,
             "",
-            "| action | ctm median | ctm p95 | minimal median | minimal p95 | ctm / minimal | goal |",
-            "| --- | --- | --- | --- | --- | --- | --- |",
+            (
+                "| action | ctm median | ctm p95 | minimal median | minimal p95 | ctm / minimal "
+                "| goal | elements sent, ctm / minimal |"
+            ),
+            "| --- | --- | --- | --- | --- | --- | --- | --- |",
             *rows,
             "",
             (
                 f"Minimal app's rerun (median of its filter, page and row-selection reruns): "
                 f"{minimal_rerun:.2f} s; interactions are compared with it, page loads with the "
-                "minimal app's same load."
+                "minimal app's same load. Elements sent: the delta messages (one per element "
+                "drawn or redrawn) the server sent for the action, median; the browser redraws "
+                "the page's element tree for each."
             ),
             "",
         ]
@@ -454,6 +521,9 @@ def main() -> None:
         results: dict[str, dict[str, list[float]]] = {
             name: {a: [] for a in ACTIONS} for name in ("ctm", "minimal")
         }
+        sent: dict[str, dict[str, list[int]]] = {
+            name: {a: [] for a in ACTIONS} for name in ("ctm", "minimal")
+        }
         try:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(
@@ -472,12 +542,15 @@ def main() -> None:
                         failed.append(f"run {i + 1}: {exc}"[:300])
                         print(f"run {i + 1} skipped: {exc}"[:300], file=sys.stderr, flush=True)
                         continue
-                    for name, times in pair:
+                    for name, (times, elements) in pair:
                         for action, seconds in times.items():
                             results[name][action].append(seconds)
+                            sent[name][action].append(elements[action])
                     print(f"run {i + 1}/{args.runs} done", file=sys.stderr, flush=True)
                     # The table so far, so a long run interrupted still leaves its figures.
-                    Path(args.output).write_text(report(results, [f"(partial: {i + 1} runs)"]))
+                    Path(args.output).write_text(
+                        report(results, sent, [f"(partial: {i + 1} runs)"])
+                    )
                 browser.close()
         finally:
             stop(ctm_proc, ctm_log)
@@ -509,7 +582,7 @@ def main() -> None:
         + (f"; skipped: {'; '.join(failed)}" if failed else "")
         + ".",
     ]
-    text = report(results, meta)
+    text = report(results, sent, meta)
     Path(args.output).write_text(text)
     print(text)
 

@@ -258,10 +258,21 @@ def delete_dialog(engine: Engine, identity: Identity, action: RowAction) -> None
         st.rerun()
 
 
-def show_open_dialog(engine: Engine, identity: Identity, default_substation: UUID | None) -> None:
-    """Open the dialog the session flag asks for (at most one per run)."""
+# The page opens the add dialog from its toolbar and the others from the row actions, each part
+# rerunning on its own (st.fragment): each shows only the dialogs its buttons open.
+ADD_KINDS = frozenset({"add"})
+ROW_KINDS = frozenset({"deactivate", "reactivate", "delete"})
+
+
+def show_open_dialog(
+    engine: Engine,
+    identity: Identity,
+    default_substation: UUID | None,
+    kinds: frozenset[str] = ADD_KINDS | ROW_KINDS,
+) -> None:
+    """Open the dialog the session flag asks for when it is one of `kinds` (at most one per run)."""
     action = st.session_state.get(DIALOG)
-    if not isinstance(action, RowAction):
+    if not isinstance(action, RowAction) or action.kind not in kinds:
         return
     if action.kind == "add":
         add_dialog(engine, identity, default_substation)

@@ -96,10 +96,10 @@ def history_links(chosen) -> None:
 
 
 @user_fragment
-def rows_section(filters: MappingFilter) -> None:
-    """The toolbar, the pager, the grid and what acts on its rows: a page change, an edit, a
-    dialog or a picked row reruns only this part (a save or a finished dialog reruns the page,
-    so the tiles count the change)."""
+def toolbar_section(filters: MappingFilter) -> None:
+    """Add mapping with its dialog, Bulk import with its panel, Export: opening the dialog or the
+    panel reruns only this part (a finished dialog or import reruns the page, so the tiles and
+    the grid show the change)."""
     toolbar = st.columns(
         [1.2, 1.2, 1.4, 4] if can_edit else [1.4, 6.6], vertical_alignment="center"
     )
@@ -132,7 +132,14 @@ def rows_section(filters: MappingFilter) -> None:
 
     if can_edit:
         import_panel.show(engine, identity)
+        with service_errors():
+            dialogs.show_open_dialog(engine, identity, filters.substation_id, dialogs.ADD_KINDS)
 
+
+@user_fragment
+def rows_section(filters: MappingFilter) -> None:
+    """The pager, the grid and what acts on its rows: a page change, an edit, a picked row or a
+    row's dialog reruns only this part (a save or a finished dialog reruns the page)."""
     pager = st.columns([1, 5], vertical_alignment="center")
     with pager[0]:
         requested_page = page_number_input()
@@ -252,9 +259,10 @@ def rows_section(filters: MappingFilter) -> None:
 
     if can_edit:
         with service_errors():
-            dialogs.show_open_dialog(engine, identity, filters.substation_id)
+            dialogs.show_open_dialog(engine, identity, filters.substation_id, dialogs.ROW_KINDS)
 
 
+toolbar_section(filters)
 rows_section(filters)
 
 with st.expander("Mappings by substation"):
