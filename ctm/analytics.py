@@ -681,23 +681,36 @@ def density_in(conn: Connection, scope: Scope) -> pd.DataFrame:
     return frame.drop(columns=["dbin", "rbin"])
 
 
+def _summarised_rows(conn: Connection, scope: Scope, params: dict, *, per: str) -> str:
+    """What the three customer views share: the per-customer and per-circuit summaries brought up
+    to date for the period (analytics_customers.refresh), then the SQL of the period's rows per
+    `per` ("customer" or "circuit"): whole months from the summary, the days around them from
+    the events. Adds the period's and place's parameters to `params`."""
+    _tuned(conn)
+    analytics_customers.refresh(conn, scope.date_from, scope.date_to)
+    _period_params(conn, scope, params)
+    place = _place_sql(scope, "s", params)
+    if per == "circuit":
+        return analytics_customers.circuit_rows_sql(
+            scope.date_from, scope.date_to, params, place=place, dips_only=scope.dips_only
+        )
+    return analytics_customers.customer_rows_sql(
+        scope.date_from,
+        scope.date_to,
+        params,
+        place=place,
+        dips_only=scope.dips_only,
+        frequency_hz=scope.frequency_hz,
+    )
+
+
 def customer_verdicts_in(conn: Connection, scope: Scope, limit: int = 100) -> pd.DataFrame:
     """Per critical customer hit in the scope: events per curve verdict (most outside first).
     Whole months from public.analytics_customer_monthly (refreshed first), the days around them
     from the events."""
     scope.check()
-    _tuned(conn)
-    analytics_customers.refresh(conn, scope.date_from, scope.date_to)
     params: dict = {"limit": limit}
-    _period_params(conn, scope, params)
-    rows = analytics_customers.customer_rows_sql(
-        scope.date_from,
-        scope.date_to,
-        params,
-        place=_place_sql(scope, "s", params),
-        dips_only=scope.dips_only,
-        frequency_hz=scope.frequency_hz,
-    )
+    rows = _summarised_rows(conn, scope, params, per="customer")
     parts = []
     for key in curves.CURVE_KEYS:
         within, outside = f"a.{key}_within", f"a.{key}_outside"
@@ -746,18 +759,8 @@ def most_affected_in(
         raise inputs.invalid("top", top, "must be a whole number")
     if not 1 <= top <= 1000:
         raise ValidationError(f"Top {top}: choose between 1 and 1000 customers")
-    _tuned(conn)
-    analytics_customers.refresh(conn, scope.date_from, scope.date_to)
     params: dict = {"top": top}
-    _period_params(conn, scope, params)
-    rows = analytics_customers.customer_rows_sql(
-        scope.date_from,
-        scope.date_to,
-        params,
-        place=_place_sql(scope, "s", params),
-        dips_only=scope.dips_only,
-        frequency_hz=scope.frequency_hz,
-    )
+    rows = _summarised_rows(conn, scope, params, per="customer")
     order = {"events": "events", "severe": "severe_events", "outside_semi": "outside_semi"}[rank_by]
     # Rank on customer ids and read names for the top rows only.
     sql = f"""
@@ -809,18 +812,9 @@ def fragile_circuits_in(conn: Connection, scope: Scope, *, top: int = 20) -> pd.
         raise inputs.invalid("top", top, "must be a whole number")
     if not 1 <= top <= 1000:
         raise ValidationError(f"Top {top}: choose between 1 and 1000 circuits")
-    _tuned(conn)
-    analytics_customers.refresh(conn, scope.date_from, scope.date_to)
     params: dict = {"top": top}
-    _period_params(conn, scope, params)
+    rows = _summarised_rows(conn, scope, params, per="circuit")
     params["first_day"], params["last_day"] = scope.date_from, scope.date_to
-    rows = analytics_customers.circuit_rows_sql(
-        scope.date_from,
-        scope.date_to,
-        params,
-        place=_place_sql(scope, "s", params),
-        dips_only=scope.dips_only,
-    )
     sql = f"""
     WITH ev AS (
       SELECT a.substation_id, a.circuit_id, CAST(sum(a.events) AS bigint) AS events,
