@@ -11,7 +11,9 @@ reload, a sidebar switch, a filter change, a page change, opening a dialog and s
 event. Done = the app connected, its script not running for QUIET_MS, and the action's main
 element visible; the time taken is that of the last script-state change (or the element's
 appearance, whichever is later), so the quiet period itself is not counted. A run too quick to
-show a state change is seen by the first change of the page's content, and timed by it.
+show a state change is seen by the first change of the page's content, and timed by it. Each
+action also counts the elements (delta messages) the server sent for it, read from the websocket:
+the browser's redraw time follows that count.
 """
 
 from __future__ import annotations
