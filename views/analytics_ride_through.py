@@ -59,7 +59,11 @@ st.caption(
 counts = ride.counts.pivot(index="curve", columns="verdict", values="events").reindex(
     columns=[v.value for v in curves.Verdict]
 )
-st.dataframe(counts, width="stretch")
+# Headers as words ("Not covered"), like every other table's.
+st.dataframe(
+    counts.rename(columns=str.capitalize).rename_axis(index="Curve", columns=None),
+    width="stretch",
+)
 
 lines = _curve_lines(scope.frequency_hz)
 line_layer = (

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from ctm import users
+from ctm.clock import time_zone_for
 from ctm.roles import ROLE_LABELS, ROLES, Action, roles_that_can
 from ui.feedback import service_errors
 from ui.session import require_user
@@ -38,6 +39,13 @@ def _state(record: users.UserRecord) -> str:
 
 with service_errors():
     records = users.list_users(engine, actor=identity)
+    zone = time_zone_for(engine, identity)
+
+
+def _last_login(instant) -> str:
+    """In the product's zone, like every time the app shows; "never" rather than a blank cell."""
+    return "never" if instant is None else f"{instant.astimezone(zone):%Y-%m-%d %H:%M}"
+
 
 table = pd.DataFrame(
     {
@@ -45,17 +53,11 @@ table = pd.DataFrame(
         "Name": [r.full_name for r in records],
         "Role": [ROLE_LABELS.get(r.role, r.role) for r in records],
         "State": [_state(r) for r in records],
-        "Last login": [r.last_login_at for r in records],
+        f"Last login ({zone.key})": [_last_login(r.last_login_at) for r in records],
         "Open sessions": [r.open_sessions for r in records],
     }
 )
-st.dataframe(
-    table,
-    hide_index=True,
-    column_config={
-        "Last login": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
-    },
-)
+st.dataframe(table, hide_index=True)
 
 by_name = {r.username: r for r in records}
 chosen = st.selectbox(

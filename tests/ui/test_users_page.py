@@ -3,6 +3,8 @@ stays; a viewer cannot open the page."""
 
 from __future__ import annotations
 
+import re
+
 from ctm import sessions, users
 from tests.ui.conftest import PASSWORD, logged_in, texts
 
@@ -20,10 +22,15 @@ def test_admin_sees_every_login_with_state_and_adds_one(engine, login_user):
     admin = login_user("admin")
     login_user("viewer", "vera")
     users.disable_user(engine, "vera")
+    assert sessions.log_in(engine, admin.username, PASSWORD, "k" * 40).ok
     at = open_users(admin)
     frame = at.dataframe[0].value
     assert set(frame["Username"]) == {admin.username, "vera"}
     assert dict(zip(frame["Username"], frame["State"], strict=True))["vera"] == "Disabled"
+    # Never logged in reads "never" (not a blank "None"); a login shows in the product's zone.
+    logins = dict(zip(frame["Username"], frame["Last login (UTC)"], strict=True))
+    assert logins["vera"] == "never"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", logins[admin.username])
 
     form = at.get("form")
     assert form  # the add form is there
