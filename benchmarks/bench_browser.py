@@ -13,7 +13,7 @@ element visible; the time taken is that of the last script-state change (or the 
 appearance, whichever is later), so the quiet period itself is not counted. A run too quick to
 show a state change is seen by the first change of the page's content, and timed by it. Each
 action also counts the elements (delta messages) the server sent for it, read from the websocket:
-the browser's redraw time follows that count.
+what the browser had to draw (benchmarks/bench_browser_elements.py measures what one costs).
 """
 
 from __future__ import annotations
@@ -467,8 +467,7 @@ def report(
                 f"Minimal app's rerun (median of its filter, page and row-selection reruns): "
                 f"{minimal_rerun:.2f} s; interactions are compared with it, page loads with the "
                 "minimal app's same load. Elements sent: the delta messages (one per element "
-                "drawn or redrawn) the server sent for the action, median; the browser redraws "
-                "the page's element tree for each."
+                "drawn or redrawn) the server sent for the action, median."
             ),
             "",
         ]
