@@ -75,3 +75,33 @@ def test_logged_out_deep_link_keeps_url_through_login(page, app_url):
     page.get_by_role("button", name="Log in").click()
     settle(page)
     assert_stays_on(page, url, "Statistics")
+
+
+def test_a_page_or_an_event_chosen_inside_a_page_part_is_a_link(page, app_url):
+    """The pager of /mappings and the event list of /events rerun only their part of the page
+    (st.fragment); the page number and the selected event still reach the URL, and that URL
+    opens the same view in a new tab."""
+    log_in(page, app_url, "viewer", "viewer-demo", path="mappings")
+    main = page.get_by_test_id("stMain")
+    main.get_by_test_id("stNumberInputStepUp").first.click()
+    settle(page)
+    expect(main.get_by_text("Page 2 of", exact=False)).to_be_visible()
+    assert page.url.endswith("/mappings?page=2")
+
+    page.goto(f"{app_url}/events")
+    settle(page)
+    box = main.get_by_test_id("stDataFrame").first.bounding_box()
+    page.mouse.click(box["x"] + 15, box["y"] + 35 + 17)  # the first row's selector
+    settle(page)
+    expect(main.get_by_role("tab", name="Customer Impact")).to_be_visible()
+    assert "/events?event=" in page.url
+    link = page.url
+    subheading = main.get_by_role("heading", level=3).first.inner_text()
+
+    tab = page.context.new_page()
+    tab.set_default_timeout(20_000)
+    for url, view in ((f"{app_url}/mappings?page=2", "Page 2 of"), (link, subheading)):
+        tab.goto(url)
+        settle(tab)
+        expect(tab.get_by_test_id("stMain").get_by_text(view, exact=False).first).to_be_visible()
+    tab.close()
