@@ -32,6 +32,30 @@ CHROMIUM_ARGS = [
 ]
 
 
+# Each running server's log, so a failing test's report can show what the server said.
+_SERVER_LOGS: dict[str, Path] = {}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed browser test reports what the page showed and the server's last log lines: a
+    failure on a CI machine is then explained by its own output, not by a rerun that passes."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed:
+        return
+    tab = item.funcargs.get("page")
+    if tab is not None:
+        try:
+            text = tab.locator("[data-testid=stApp]").inner_text(timeout=5_000)
+            report.sections.append((f"page text at {tab.url}", text[-4_000:]))
+        except Exception as error:  # noqa: BLE001 - a report must not fail the report
+            report.sections.append(("page text", f"unreadable: {error}"))
+    log = _SERVER_LOGS.get(item.funcargs.get("app_url", ""))
+    if log is not None and log.exists():
+        report.sections.append(("streamlit log (tail)", log.read_text()[-4_000:]))
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -78,7 +102,8 @@ def app_url(demo_db_url, tmp_path_factory, app_env):
         "CTM_DATA_DIR": str(tmp_path_factory.mktemp("e2e-data")),
         **app_env,
     }
-    log = open(tmp_path_factory.mktemp("e2e-log") / "streamlit.log", "w")  # noqa: SIM115
+    log_path = tmp_path_factory.mktemp("e2e-log") / "streamlit.log"
+    log = open(log_path, "w")  # noqa: SIM115
     process = subprocess.Popen(
         [
             sys.executable,
@@ -101,6 +126,7 @@ def app_url(demo_db_url, tmp_path_factory, app_env):
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
+    _SERVER_LOGS[url] = log_path
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -122,6 +148,7 @@ def app_url(demo_db_url, tmp_path_factory, app_env):
             process.kill()
             process.wait()
         log.close()
+        _SERVER_LOGS.pop(url, None)
 
 
 @pytest.fixture(scope="module")
