@@ -14,7 +14,7 @@ from ctm import roles
 from ctm.db import Identity
 from ctm.excel import dataframe_to_xlsx
 from ctm.units import day_text
-from ui import customer_pq_report
+from ui import customer_pq_report, downloads
 from ui import reference_forms as forms
 from ui.feedback import service_errors
 
@@ -192,13 +192,11 @@ def history(engine: Engine, identity: Identity, customer: svc.Customer) -> tuple
         frame = everything.rows.drop(columns=["event_id"])
         return dataframe_to_xlsx(frame, "PQ event history", column_titles=svc.HISTORY_TITLES)
 
-    pager[2].download_button(
+    downloads.excel_button(
         "Download Excel",
-        data=build,
-        file_name=svc.history_file_name(customer, *period),
-        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        icon=":material/download:",
-        on_click="ignore",
+        build,
+        svc.history_file_name(customer, *period),
+        slot=pager[2],
         key="history_download",
         disabled=page.total == 0,
     )

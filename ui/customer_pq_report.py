@@ -13,9 +13,8 @@ from sqlalchemy.engine import Engine
 
 from ctm import analytics, customer_report
 from ctm.db import Identity
+from ui import downloads
 from ui.feedback import service_errors
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @st.cache_data(ttl=60, show_spinner="Preparing the PQ report…")
@@ -56,12 +55,9 @@ def show(engine: Engine, identity: Identity, customer_id: UUID, first: date, las
             )
         )
         st.altair_chart(chart, width="stretch")
-    st.download_button(
+    downloads.excel_button(
         "Download PQ report (Excel)",
-        data=lambda: customer_report.report_xlsx(report),
-        file_name=customer_report.report_file_name(report),
-        mime=XLSX,
-        on_click="ignore",
-        icon=":material/download:",
+        lambda: customer_report.report_xlsx(report),
+        customer_report.report_file_name(report),
         key=f"pq_report_{customer_id}",
     )

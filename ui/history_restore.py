@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from ctm.db import Identity
 from ctm.errors import NotFound, ServiceError
 from ctm.mappings import get_mapping, restore_mapping
-from ui import past_events
+from ui import circuit_change_question, past_events
 
 MAPPING_TABLE = "customer_transformer_matching"
 
@@ -63,18 +63,7 @@ def restore_section(engine: Engine, identity: Identity, rows: pd.DataFrame) -> N
         + (f", disconnected on {current.disconnected_on}" if current.disconnected_on else "")
         + f" (version {current.version})"
     )
-    how = st.radio(
-        "If the circuit differs",
-        ["correction", "moved"],
-        format_func=lambda v: (
-            "Correction (it was always this circuit)" if v == "correction" else "Moved on a date"
-        ),
-        horizontal=True,
-        key="restore_how",
-    )
-    moved_on = None
-    if how == "moved":
-        moved_on = st.date_input("Moved on", value=date.today(), key="restore_moved_on")
+    how, moved_on = circuit_change_question.ask("If the circuit differs", "restore_how")
     _confirm(engine, identity, int(chosen), current.version, how, moved_on)
 
 

@@ -17,6 +17,7 @@ from ctm.imports.kinds import MAPPINGS
 from ctm.imports.reading import MAX_BYTES, read_import_file
 from ctm.imports.service import ImportPreview, ImportRefused, apply_import, preview_import
 from ctm.imports.workbooks import preview_xlsx, template_csv, template_xlsx
+from ui import downloads
 from ui.mapping_grid import next_generation
 
 OPEN = "ctm_import_open"
@@ -24,7 +25,6 @@ PREVIEW = "ctm_import_preview"
 GENERATION = "ctm_import_generation"
 RESULT = "ctm_import_result"
 HISTORY_PAGE = "views/history.py"
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 AUTOMATIC = "automatic"
 ENCODINGS = {
     AUTOMATIC: "Automatic: UTF-8, UTF-16 (with BOM), else Windows-1252",
@@ -77,17 +77,15 @@ def show(engine: Engine, identity: Identity) -> None:
             "circuit, and the customer name for accounts not known yet. Every row or none: a "
             "file with any error changes nothing."
         )
-        downloads = st.columns([1, 1, 3])
-        downloads[0].download_button(
+        slots = st.columns([1, 1, 3])
+        downloads.excel_button(
             "Template (.xlsx)",
-            data=lambda: template_xlsx(engine, identity),
-            file_name="ctm_mapping_template.xlsx",
-            mime=XLSX,
-            icon=":material/download:",
-            on_click="ignore",
+            lambda: template_xlsx(engine, identity),
+            "ctm_mapping_template.xlsx",
+            slot=slots[0],
             key="import_template_xlsx",
         )
-        downloads[1].download_button(
+        slots[1].download_button(
             "Template (.csv)",
             data=template_csv(),
             file_name="ctm_mapping_template.csv",
@@ -184,13 +182,11 @@ def _show_preview(engine: Engine, identity: Identity, preview: ImportPreview, sy
         if not preview.error_rows
         else "Fix the rows with errors first (download the preview, fix them, upload again)",
     )
-    actions[1].download_button(
+    downloads.excel_button(
         "Preview (.xlsx)",
-        data=lambda: preview_xlsx(preview),
-        file_name=f"ctm_import_preview_{date.today().isoformat()}.xlsx",
-        mime=XLSX,
-        icon=":material/download:",
-        on_click="ignore",
+        lambda: preview_xlsx(preview),
+        f"ctm_import_preview_{date.today().isoformat()}.xlsx",
+        slot=actions[1],
         key="import_preview_download",
     )
     if preview.error_rows:

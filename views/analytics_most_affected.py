@@ -9,12 +9,12 @@ import streamlit as st
 
 from ctm import analytics, analytics_excel
 from ctm.db import Identity
+from ui import downloads
 from ui.analytics_filters import CACHE_SECONDS, file_part, scope_from_sidebar
 from ui.feedback import service_errors
 from ui.session import require_user
 
 engine, identity = require_user()
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @st.cache_data(ttl=CACHE_SECONDS, show_spinner="Ranking customers…")
@@ -77,13 +77,10 @@ st.dataframe(
         "lowest_residual_pct",
     ],
 )
-st.download_button(
+downloads.excel_button(
     "Download customers (Excel)",
-    data=lambda: analytics_excel.workbook_bytes([analytics_excel.SheetSpec("Customers", shown)]),
-    file_name=f"most_affected_customers_{file_part(scope)}.xlsx",
-    mime=XLSX,
-    on_click="ignore",
-    icon=":material/download:",
+    lambda: analytics_excel.workbook_bytes([analytics_excel.SheetSpec("Customers", shown)]),
+    f"most_affected_customers_{file_part(scope)}.xlsx",
     key="download_customers",
 )
 
@@ -107,12 +104,9 @@ st.dataframe(
         "hits_per_customer": st.column_config.NumberColumn("Hits per customer", format="%.3f"),
     },
 )
-st.download_button(
+downloads.excel_button(
     "Download circuits (Excel)",
-    data=lambda: analytics_excel.workbook_bytes([analytics_excel.SheetSpec("Circuits", circuits)]),
-    file_name=f"fragile_circuits_{file_part(scope)}.xlsx",
-    mime=XLSX,
-    on_click="ignore",
-    icon=":material/download:",
+    lambda: analytics_excel.workbook_bytes([analytics_excel.SheetSpec("Circuits", circuits)]),
+    f"fragile_circuits_{file_part(scope)}.xlsx",
     key="download_circuits",
 )

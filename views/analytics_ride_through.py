@@ -11,6 +11,7 @@ import streamlit as st
 
 from ctm import analytics, analytics_excel, curves
 from ctm.db import Identity, user_transaction
+from ui import downloads
 from ui.analytics_filters import CACHE_SECONDS, file_part, scope_from_sidebar
 from ui.feedback import service_errors
 from ui.session import require_user
@@ -150,19 +151,16 @@ with service_errors():
     per_customer = _per_customer(engine, identity, scope)
 st.dataframe(per_customer, hide_index=True, width="stretch")
 
-st.download_button(
+downloads.excel_button(
     "Download Excel",
-    data=lambda: analytics_excel.workbook_bytes(
+    lambda: analytics_excel.workbook_bytes(
         [
             analytics_excel.SheetSpec("Counts", ride.counts),
             analytics_excel.SheetSpec("Per substation", ride.by_substation),
             analytics_excel.SheetSpec("Per customer", per_customer),
         ]
     ),
-    file_name=f"ride_through_{file_part(scope)}.xlsx",
-    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    on_click="ignore",
-    icon=":material/download:",
+    f"ride_through_{file_part(scope)}.xlsx",
 )
 
 with st.expander("The curves (residual voltage in % of nominal; boundaries inclusive)"):

@@ -11,6 +11,7 @@ import streamlit as st
 
 from ctm import analytics, analytics_excel
 from ctm.db import Identity
+from ui import downloads
 from ui.analytics_filters import CACHE_SECONDS, file_part, scope_from_sidebar
 from ui.feedback import service_errors
 from ui.session import require_user
@@ -138,13 +139,10 @@ st.dataframe(
 st.subheader("Every index over the period")
 st.dataframe(analytics.all_indices(result), hide_index=True, width="stretch")
 
-st.download_button(
+downloads.excel_button(
     "Download Excel",
-    data=lambda: analytics_excel.sarfi_workbook(result, index),
-    file_name=f"sarfi_{index}_{file_part(scope)}.xlsx",
-    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    on_click="ignore",
-    icon=":material/download:",
+    lambda: analytics_excel.sarfi_workbook(result, index),
+    f"sarfi_{index}_{file_part(scope)}.xlsx",
 )
 
 with st.expander("Definitions and formulas", expanded=False):

@@ -20,6 +20,7 @@ from ctm.mappings import circuits_of_substation
 from ctm.reference import list_substations
 from ctm.roles import Action, can
 from ctm.units import duration_text, event_type_text, minutes_text
+from ui import downloads
 from ui.empty_states import first_steps
 from ui.feedback import service_errors
 from ui.place_filters import substation_and_circuit, substation_labels
@@ -380,13 +381,10 @@ def event_details(event_id: UUID) -> None:
             f"ctm_event_{when:%Y-%m-%d}_{_file_part(detail.substation_name)}_"
             f"{_file_part(detail.circuit_id)}_impacts.xlsx"
         )
-        st.download_button(
+        downloads.excel_button(
             "Download Excel",
-            data=lambda: _impacts_xlsx(impacts),
-            file_name=file_name,
-            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            icon=":material/download:",
-            on_click="ignore",
+            lambda: _impacts_xlsx(impacts),
+            file_name,
             key="impacts_download",
         )
 

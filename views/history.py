@@ -13,7 +13,7 @@ import streamlit as st
 from ctm import history as hist
 from ctm import roles
 from ctm.reference import list_substations
-from ui import history_restore, import_undo
+from ui import downloads, history_restore, import_undo
 from ui.feedback import service_errors
 from ui.place_filters import substation_labels
 from ui.session import require_user
@@ -150,13 +150,11 @@ first = (page_number - 1) * PAGE_SIZE + 1 if result.total else 0
 last = min(page_number * PAGE_SIZE, result.total)
 bar = st.columns([4, 1.4], vertical_alignment="center")
 bar[0].caption(f"Page {page_number} of {pages:,} · changes {first:,}–{last:,} of {result.total:,}")
-bar[1].download_button(
+downloads.excel_button(
     "Export to Excel",
-    data=lambda: hist.history_xlsx(engine, identity, filters),
-    file_name=f"ctm_history_{date.today().isoformat()}.xlsx",
-    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    icon=":material/download:",
-    on_click="ignore",
+    lambda: hist.history_xlsx(engine, identity, filters),
+    f"ctm_history_{date.today().isoformat()}.xlsx",
+    slot=bar[1],
     key="history_export",
     help="All changes of the current filters, not only this page",
 )

@@ -11,7 +11,7 @@ import streamlit as st
 from ctm.imports.workbooks import mappings_export_xlsx
 from ctm.mappings import MappingFilter, circuits_of_substation
 from ctm.roles import Action, can
-from ui import import_panel, past_events
+from ui import circuit_change_question, downloads, import_panel, past_events
 from ui import mapping_dialogs as dialogs
 from ui import mapping_grid as grid_ui
 from ui.empty_states import first_steps
@@ -119,13 +119,11 @@ def toolbar_section(filters: MappingFilter) -> None:
             on_click=import_panel.toggle,
             help="Add or change many mappings from an Excel or CSV file",
         )
-    export_slot.download_button(
+    downloads.excel_button(
         "Export to Excel",
-        data=functools.partial(build_export, filters),
-        file_name=f"ctm_mappings_{date.today().isoformat()}.xlsx",
-        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        icon=":material/download:",
-        on_click="ignore",
+        functools.partial(build_export, filters),
+        f"ctm_mappings_{date.today().isoformat()}.xlsx",
+        slot=export_slot,
         key="export",
         help="All rows of the current filters, not only this page",
     )
@@ -187,17 +185,9 @@ def rows_section(filters: MappingFilter) -> None:
         circuit_change, moved_on = "correction", None
         if editable_circuits is not None:
             how = st.columns([2.2, 1, 1.8], vertical_alignment="bottom")
-            circuit_change = how[0].radio(
-                "A changed circuit is",
-                ["correction", "moved"],
-                format_func=lambda v: (
-                    "Correction (it was always this circuit)" if v == "correction" else "Moved on"
-                ),
-                horizontal=True,
-                key="circuit_change",
+            circuit_change, moved_on = circuit_change_question.ask(
+                "A changed circuit is", "circuit_change", radio_slot=how[0], date_slot=how[1]
             )
-            if circuit_change == "moved":
-                moved_on = how[1].date_input("Moved on", value=date.today(), key="moved_on")
         actions = st.columns([1.3, 1, 3.2], vertical_alignment="bottom")
         if actions[0].button("Save changes", type="primary", icon=":material/save:", key="save"):
             with service_errors():

@@ -5,6 +5,7 @@ for admins and operators only."""
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -114,6 +115,30 @@ def test_restore_a_mapping_as_a_correction_and_offer_past_events(login_user, cha
     assert scalar(engine, "SELECT count(*) FROM event_customer_impact") == 0
     at.button(key="apply_past_events_0").click().run()
     assert scalar(engine, "SELECT count(*) FROM event_customer_impact") == 1
+
+
+def test_restore_a_mapping_as_a_move_on_a_date(login_user, changed, engine):
+    """'Moved on a date' asks for the date; the current row ends there and the restored circuit
+    starts there, so events before the date stay with the old circuit."""
+    at = open_page(login_user("operator"), row=str(changed["mapping"]))
+    frame = table(at)
+    inserted = int(frame.loc[frame["action"] == "INSERT", "id"].iloc[0])
+    at.selectbox(key="restore_entry").select(inserted).run()
+    assert not [d for d in at.date_input if d.key == "restore_how_on"]  # a correction has no date
+    at.radio(key="restore_how").set_value("moved").run()
+    moved_on = date.today() - timedelta(days=1)
+    at.date_input(key="restore_how_on").set_value(moved_on).run()
+    at.button(key="restore_confirm").click().run()
+    assert not at.exception, at.exception
+    periods = sa.text(
+        "SELECT circuit_id, connected_since, disconnected_on, active"
+        " FROM customer_transformer_matching"
+        " WHERE customer_id = :c ORDER BY connected_since NULLS FIRST, id"
+    )
+    with db.owner_transaction(engine) as conn:
+        rows = [tuple(r) for r in conn.execute(periods, {"c": changed["customer"]})]
+    assert rows[-1] == ("H1", moved_on, None, True)
+    assert [(r[0], r[2]) for r in rows[:-1]] == [("H2", moved_on)]
 
 
 def test_an_operator_restores_a_mapping_an_admin_deleted(login_user, changed, engine, app_env):

@@ -1,5 +1,7 @@
 """The Customer Transformer Matching page per role, driven through AppTest against PostgreSQL."""
 
+from datetime import date, timedelta
+
 import pytest
 import sqlalchemy as sa
 
@@ -148,6 +150,35 @@ def test_grid_edit_saves_through_the_service_and_reports_each_row(login_user, gr
     at.button(key="save").click().run()
     assert any("Nothing to save" in i.value for i in at.info)
     assert row_of(engine, target["id"]).version == 2
+
+
+def test_a_circuit_changed_as_a_move_ends_the_old_row_on_the_date(login_user, grid_data, engine):
+    """'Moved on a date': the customer's old circuit ends on that day and the new one starts
+    there (a correction would change the row in place)."""
+    at = open_page(login_user("operator"), substation="North")
+    target = grid(at).view.iloc[0]
+    new_circuit = "H3" if target["circuit_id"] != "H3" else "H1"
+    assert not [d for d in at.date_input if d.key == "circuit_change_on"]
+    at.radio(key="circuit_change").set_value("moved").run()
+    moved_on = date.today() - timedelta(days=2)
+    at.date_input(key="circuit_change_on").set_value(moved_on).run()
+    edit(at, {0: {"circuit_id": new_circuit}})
+    at.button(key="save").click().run()
+    assert not at.exception, at.exception
+    with db.owner_transaction(engine) as conn:
+        periods = conn.execute(
+            sa.text(
+                "SELECT m.circuit_id, m.connected_since, m.disconnected_on FROM"
+                " customer_transformer_matching m JOIN customer_transformer_matching t"
+                " ON t.customer_id = m.customer_id AND t.substation_id = m.substation_id"
+                " WHERE t.id = :id ORDER BY m.connected_since NULLS FIRST"
+            ),
+            {"id": target["id"]},
+        ).all()
+    assert [tuple(p) for p in periods] == [
+        (target["circuit_id"], None, moved_on),
+        (new_circuit, moved_on, None),
+    ]
 
 
 def test_a_save_with_nothing_refused_says_so_once(login_user, grid_data, engine):
