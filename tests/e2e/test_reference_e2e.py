@@ -58,7 +58,15 @@ def submit(box) -> None:
     box.locator("[data-testid=stFormSubmitButton] button").click()
 
 
+def no_error(page) -> None:
+    """A refused form says why in an error box: fail with its words, not with a timeout."""
+    errors = page.locator("[data-testid=stAlertContentError]")
+    assert errors.count() == 0, errors.all_inner_texts()
+
+
 def test_empty_database_to_a_customer_hit_by_an_event(page, app_url, demo_db_url):
+    # Twelve steps in one test on a fresh server: a slow CI machine once took over 20 s for one.
+    page.set_default_timeout(60_000)
     assert rows(demo_db_url, "SELECT count(*) FROM substations") == [(0,)]
     log_in(page, app_url, ADMIN, PASSWORD, path="substations")
     page.get_by_role("button", name="Log out").wait_for()
@@ -73,6 +81,7 @@ def test_empty_database_to_a_customer_hit_by_an_event(page, app_url, demo_db_url
     box.get_by_role("textbox", name="Longitude").fill("114.17")
     submit(box)
     settle(page)
+    no_error(page)
     page.get_by_role("heading", name="Harbour Road").wait_for()
     assert rows(demo_db_url, "SELECT code FROM substations") == [("HBR",)]
 
@@ -82,6 +91,7 @@ def test_empty_database_to_a_customer_hit_by_an_event(page, app_url, demo_db_url
     box.get_by_role("textbox", name="Customers served").fill("120")
     submit(box)
     settle(page)
+    no_error(page)
     page.get_by_text("Added circuit H1").first.wait_for()
     assert rows(demo_db_url, "SELECT circuit_id, customers_served FROM substation_circuits") == [
         ("H1", 120)
@@ -96,6 +106,7 @@ def test_empty_database_to_a_customer_hit_by_an_event(page, app_url, demo_db_url
     box.get_by_role("textbox", name="Name").fill("Harbour Data Centre")
     submit(box)
     settle(page)
+    no_error(page)
     page.get_by_role("heading", name="Harbour Data Centre (HK-0001)").wait_for()
     shot(page, "21_reference_customer")
 
