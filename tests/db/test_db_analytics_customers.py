@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from test_db_analytics_summary import (  # noqa: F401
     INSERT,
     insert_events,
+    map_a_newcomer_then_move_its_past_impacts,
     owner,
     random_event,
     sessions_spoof,
@@ -348,52 +349,9 @@ def test_summaries_equal_a_full_recount_after_random_changes(
     exact(engine, "customer deleted")
     assert_views_equal_live(engine, viewer, subs, "customer deleted")
 
-    newcomer = owner(
-        engine, "INSERT INTO customers (account_number, name) VALUES ('NEW', 'New') RETURNING id"
-    )[0][0]
-    sub, circuit = circuits[0]
-    owner(
-        engine,
-        "INSERT INTO customer_transformer_matching (customer_id, substation_id, circuit_id,"
-        " connected_since) VALUES (:c, :s, :k, '2024-01-01')",
-        {"c": newcomer, "s": sub, "k": circuit},
+    map_a_newcomer_then_move_its_past_impacts(
+        engine, circuits[0], make_user, lambda step: exact(engine, step)
     )
-    assert owner(engine, "SELECT backfill_customer_impacts()")[0][0] > 0
-    exact(engine, "backfill")
-
-    admin = make_user("admin")
-    mapping, past = owner(
-        engine,
-        "SELECT m.id, array_agg(i.event_id) FROM customer_transformer_matching AS m"
-        " JOIN event_customer_impact AS i ON i.customer_id = m.customer_id"
-        " JOIN pq_events AS e ON e.id = i.event_id"
-        " WHERE m.customer_id = :c AND e.\"timestamp\" < '2025-12-01' GROUP BY m.id",
-        {"c": newcomer},
-    )[0]
-    owner(
-        engine,
-        "UPDATE customer_transformer_matching SET connected_since = '2026-01-01' WHERE id = :m",
-        {"m": mapping},
-    )
-    with db.user_transaction(engine, admin) as conn:
-        removed = conn.execute(
-            sa.text("SELECT apply_mapping_impacts(:m, CAST(:e AS uuid[]), 'remove')"),
-            {"m": mapping, "e": [str(e) for e in past]},
-        ).scalar()
-    assert removed == len(past)
-    exact(engine, "past-event impacts removed")
-    owner(
-        engine,
-        "UPDATE customer_transformer_matching SET connected_since = '2024-01-01' WHERE id = :m",
-        {"m": mapping},
-    )
-    with db.user_transaction(engine, admin) as conn:
-        added = conn.execute(
-            sa.text("SELECT apply_mapping_impacts(:m, CAST(:e AS uuid[]), 'add')"),
-            {"m": mapping, "e": [str(e) for e in past]},
-        ).scalar()
-    assert added == len(past)
-    exact(engine, "past-event impacts added")
     assert_views_equal_live(engine, viewer, subs, "past-event impacts added")
 
     # Several statements in one transaction: events, then impacts of other events (the insert's

@@ -218,6 +218,51 @@ def test_migration_fills_the_summary_from_existing_rows(engine, world):
     assert assert_exact(engine, "rebuild") > 20
 
 
+def map_a_newcomer_then_move_its_past_impacts(engine, circuit, make_user, check) -> None:
+    """Steps every summary must survive, with `check(step)` after each: a new customer mapped
+    since 2024 on `circuit` (substation, circuit id), which has past events, then the backfill;
+    then its impacts of events before December 2025 removed and added again on request, as an
+    admin (apply_mapping_impacts) after its connected_since moved past them and back."""
+    newcomer = owner(
+        engine, "INSERT INTO customers (account_number, name) VALUES ('NEW', 'New') RETURNING id"
+    )[0][0]
+    sub, circuit_id = circuit
+    owner(
+        engine,
+        "INSERT INTO customer_transformer_matching (customer_id, substation_id, circuit_id,"
+        " connected_since) VALUES (:c, :s, :k, '2024-01-01')",
+        {"c": newcomer, "s": sub, "k": circuit_id},
+    )
+    assert owner(engine, "SELECT backfill_customer_impacts()")[0][0] > 0
+    check("backfill")
+
+    admin = make_user("admin")
+    mapping, past = owner(
+        engine,
+        "SELECT m.id, array_agg(i.event_id) FROM customer_transformer_matching AS m"
+        " JOIN event_customer_impact AS i ON i.customer_id = m.customer_id"
+        " JOIN pq_events AS e ON e.id = i.event_id"
+        " WHERE m.customer_id = :c AND e.\"timestamp\" < '2025-12-01' GROUP BY m.id",
+        {"c": newcomer},
+    )[0]
+    for since, how, step in (
+        ("2026-01-01", "remove", "past-event impacts removed"),
+        ("2024-01-01", "add", "past-event impacts added"),
+    ):
+        owner(
+            engine,
+            "UPDATE customer_transformer_matching SET connected_since = :d WHERE id = :m",
+            {"d": since, "m": mapping},
+        )
+        with db.user_transaction(engine, admin) as conn:
+            changed = conn.execute(
+                sa.text("SELECT apply_mapping_impacts(:m, CAST(:e AS uuid[]), :how)"),
+                {"m": mapping, "e": [str(e) for e in past], "how": how},
+            ).scalar()
+        assert changed == len(past)
+        check(step)
+
+
 @pytest.fixture(params=[False, True], ids=["plain", "sessions-set-impacts-summarised"])
 def sessions_spoof(request, engine):
     """With the parameter on, every session sets ctm.impacts_summarised = 'on' first — the flag
@@ -318,54 +363,9 @@ def test_summary_equals_a_full_recount_after_random_changes(
     owner(engine, "DELETE FROM customers WHERE id = :c", {"c": customers[0]})
     assert_exact(engine, "customer deleted")
 
-    # Backfill after a new mapping on a circuit with past events.
-    newcomer = owner(
-        engine, "INSERT INTO customers (account_number, name) VALUES ('NEW', 'New') RETURNING id"
-    )[0][0]
-    sub, circuit = circuits[0]
-    owner(
-        engine,
-        "INSERT INTO customer_transformer_matching (customer_id, substation_id, circuit_id,"
-        " connected_since) VALUES (:c, :s, :k, '2024-01-01')",
-        {"c": newcomer, "s": sub, "k": circuit},
+    map_a_newcomer_then_move_its_past_impacts(
+        engine, circuits[0], make_user, lambda step: assert_exact(engine, step)
     )
-    assert owner(engine, "SELECT backfill_customer_impacts()")[0][0] > 0
-    assert_exact(engine, "backfill")
-
-    # Past-event impacts removed and added on request (apply_mapping_impacts, as an admin).
-    admin = make_user("admin")
-    mapping, past = owner(
-        engine,
-        "SELECT m.id, array_agg(i.event_id) FROM customer_transformer_matching AS m"
-        " JOIN event_customer_impact AS i ON i.customer_id = m.customer_id"
-        " JOIN pq_events AS e ON e.id = i.event_id"
-        " WHERE m.customer_id = :c AND e.\"timestamp\" < '2025-12-01' GROUP BY m.id",
-        {"c": newcomer},
-    )[0]
-    owner(
-        engine,
-        "UPDATE customer_transformer_matching SET connected_since = '2026-01-01' WHERE id = :m",
-        {"m": mapping},
-    )
-    with db.user_transaction(engine, admin) as conn:
-        removed = conn.execute(
-            sa.text("SELECT apply_mapping_impacts(:m, CAST(:e AS uuid[]), 'remove')"),
-            {"m": mapping, "e": [str(e) for e in past]},
-        ).scalar()
-    assert removed == len(past)
-    assert_exact(engine, "past-event impacts removed")
-    owner(
-        engine,
-        "UPDATE customer_transformer_matching SET connected_since = '2024-01-01' WHERE id = :m",
-        {"m": mapping},
-    )
-    with db.user_transaction(engine, admin) as conn:
-        added = conn.execute(
-            sa.text("SELECT apply_mapping_impacts(:m, CAST(:e AS uuid[]), 'add')"),
-            {"m": mapping, "e": [str(e) for e in past]},
-        ).scalar()
-    assert added == len(past)
-    assert_exact(engine, "past-event impacts added")
 
     # Today's customers_served changes the system-SARFI weights of past events.
     owner(engine, "UPDATE substation_circuits SET customers_served = customers_served * 3 + 1")
