@@ -61,7 +61,7 @@ def main() -> None:
     )
     grid = dataclasses.replace(common.DEMO_GRID, events=args.events, seed=args.seed)
     runs: dict[str, list[float]] = {name: [] for name in VARIANTS}
-    results: dict[str, set[str]] = {name: set() for name in VARIANTS}
+    created_lines: set[str] = set()  # the summary line of every run: one if all agree
     with common.server(args.server_url) as server_url:
         print(
             f"PostgreSQL {common.server_version(server_url)}; {grid.events:,} events, "
@@ -69,25 +69,26 @@ def main() -> None:
         )
         with common.temporary_database(server_url, "batches") as url:
             prepare(url, common.apply_ours, grid, common.event_rows(grid))
-            jit_available = common.connect(url).cursor()
-            jit_available.execute("SELECT pg_jit_available()")
-            print(f"JIT available on this server: {jit_available.fetchone()[0]}")
-            jit_available.connection.close()
+            conn = common.connect(url)
+            with conn.cursor() as cur:
+                cur.execute("SELECT pg_jit_available()")
+                print(f"JIT available on this server: {cur.fetchone()[0]}")
+            conn.close()
             for round_number in range(args.repeat):
                 order = list(VARIANTS.items())  # interleaved, first one alternating: AB BA AB
                 for name, setting in order if round_number % 2 == 0 else order[::-1]:
                     seconds, created = backfill_seconds(url, setting)
                     runs[name].append(seconds)
-                    results[name].add(created)
+                    created_lines.add(created)
             backfill_seconds(url, VARIANTS["as migrated (jit off)"])  # leave it as migrated
     rows = [
         [name, f"{common.median(times):.2f}", ", ".join(f"{t:.2f}" for t in times)]
         for name, times in runs.items()
     ]
     print(common.table(["variant", "median s", "all runs s"], rows))
-    if len({r for created in results.values() for r in created}) != 1:
-        raise SystemExit(f"variants disagree on what they created: {results}")
-    print(next(iter(results.values())).pop())
+    if len(created_lines) != 1:
+        raise SystemExit(f"runs disagree on what they created: {created_lines}")
+    print(created_lines.pop())
     before, after = (common.median(runs[name]) for name in VARIANTS)
     print(f"as migrated / before: {after / before:.2f}")
 

@@ -268,7 +268,7 @@ def show_open_dialog(
     engine: Engine,
     identity: Identity,
     default_substation: UUID | None,
-    kinds: frozenset[str] = ADD_KINDS | ROW_KINDS,
+    kinds: frozenset[str],
 ) -> None:
     """Open the dialog the session flag asks for when it is one of `kinds` (at most one per run)."""
     action = st.session_state.get(DIALOG)
