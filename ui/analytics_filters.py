@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 
 from ctm import analytics
 from ctm.db import Identity
+from ui.dates import day_input
 from ui.feedback import service_errors
 
 PRESETS = ("Year to date", "Last 12 months", "Last 3 years", "Last 5 years", "Custom")
@@ -47,8 +48,8 @@ def scope_from_sidebar(engine: Engine, identity: Identity, *, default: str = "Ye
     if preset == "Custom":
         # Streamlit's default range is ten years around the value: events go back to 1990.
         bounds = {"min_value": EARLIEST, "max_value": date(day.year + 1, 12, 31)}
-        first = sidebar.date_input("From", value=first, key="analytics_from", **bounds)
-        last = sidebar.date_input("To (included)", value=last, key="analytics_to", **bounds)
+        first = day_input(sidebar, "From", value=first, key="analytics_from", **bounds)
+        last = day_input(sidebar, "To (included)", value=last, key="analytics_to", **bounds)
     else:
         sidebar.caption(f"{first:%Y-%m-%d} to {last:%Y-%m-%d}")
     names = dict(

@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 import streamlit as st
 
+from ui.dates import day_input
+
 CircuitChange = Literal["correction", "moved"]
 
 _TEXTS = {"correction": "Correction (it was always this circuit)", "moved": "Moved on a date"}
@@ -24,4 +26,4 @@ def ask(
     )
     if how != "moved":
         return "correction", None
-    return "moved", (date_slot or st).date_input("Moved on", value=date.today(), key=f"{key}_on")
+    return "moved", day_input(date_slot or st, "Moved on", value=date.today(), key=f"{key}_on")

@@ -15,6 +15,7 @@ from ctm import circuits as svc
 from ctm import roles
 from ctm.db import Identity
 from ui import reference_forms as forms
+from ui.dates import day_input
 from ui.feedback import service_errors
 
 PENDING_RETIRE = "ctm_pending_retire"
@@ -165,7 +166,7 @@ def _retire(
     engine: Engine, identity: Identity, substation_id: UUID, circuit: svc.Circuit, key: str
 ) -> None:
     cols = st.columns([1, 1, 2], vertical_alignment="bottom")
-    on = cols[0].date_input("Retire on", value=date.today(), key=f"{key}_retire_on")
+    on = day_input(cols[0], "Retire on", value=date.today(), key=f"{key}_retire_on")
     if cols[1].button("Retire circuit", key=f"{key}_retire"):
         with service_errors(stop=False):
             try:

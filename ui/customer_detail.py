@@ -16,6 +16,7 @@ from ctm.excel import dataframe_to_xlsx
 from ctm.units import day_text
 from ui import customer_pq_report, downloads
 from ui import reference_forms as forms
+from ui.dates import day_input
 from ui.feedback import service_errors
 
 HISTORY_PAGE_SIZE = 50
@@ -131,7 +132,8 @@ def history_period(today: date) -> tuple[date, date] | None:
     )
     period = svc.preset_range(preset, today)
     if period is None:
-        picked = cols[1].date_input(
+        picked = day_input(
+            cols[1],
             "From – to",
             value=svc.default_history_range(today),
             max_value=today,

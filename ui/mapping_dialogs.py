@@ -27,6 +27,7 @@ from ctm.mappings import (
 from ctm.reference import list_substations, search_customers
 from ctm.roles import Action, can
 from ui import past_events
+from ui.dates import day_input
 from ui.mapping_grid import next_generation
 
 DIALOG = "ctm_dialog"
@@ -151,7 +152,8 @@ def add_dialog(engine: Engine, identity: Identity, default_substation: UUID | No
         and substation_id
         and (new_circuit if circuit == NEW_CIRCUIT else circuit)
     )
-    since = st.date_input(
+    since = day_input(
+        st,
         "Connected since",
         value=None,
         key="add_connected_since",
@@ -193,7 +195,7 @@ def deactivate_dialog(engine: Engine, identity: Identity, action: RowAction) -> 
         "It stays in the list (Show inactive) but no longer puts this customer on events from "
         "the day below on. A later day schedules the end."
     )
-    day = st.date_input("Disconnected on", value=date.today(), key="deactivate_on")
+    day = day_input(st, "Disconnected on", value=date.today(), key="deactivate_on")
     left, right = st.columns(2)
     if left.button("Deactivate", type="primary", key="deactivate_confirm", width="stretch"):
         try:
@@ -214,7 +216,7 @@ def reactivate_dialog(engine: Engine, identity: Identity, action: RowAction) -> 
         f"Map **{action.customer}** to **{action.place}** again? A new period starts on the day "
         "below; the ended one stays as history."
     )
-    day = st.date_input("Connected since", value=date.today(), key="reactivate_since")
+    day = day_input(st, "Connected since", value=date.today(), key="reactivate_since")
     left, right = st.columns(2)
     if left.button("Re-activate", type="primary", key="reactivate_confirm", width="stretch"):
         try:

@@ -21,6 +21,7 @@ from ctm.reference import list_substations
 from ctm.roles import Action, can
 from ctm.units import duration_text, event_type_text, minutes_text
 from ui import downloads
+from ui.dates import day_input
 from ui.empty_states import first_steps
 from ui.feedback import service_errors
 from ui.place_filters import substation_and_circuit, substation_labels
@@ -44,7 +45,6 @@ LOADED = "events_loaded"  # (what, loaded at, value): the list page and the open
 # A selection or a tab click reruns the page: reuse what this session read for this very view for
 # a few seconds instead of querying the list (and the event) again. New rows show within that.
 REUSE_SECONDS = 20
-DATE_FORMAT = "YYYY-MM-DD"
 
 COLUMN_TITLES = {
     "timestamp": "Time",
@@ -124,11 +124,11 @@ def sidebar_filters(substations: dict[UUID, str]) -> EventFilter:
     today = datetime.now(zone).date()
     with st.sidebar:
         st.subheader("Filters")
-        dates = st.date_input(
+        dates = day_input(
+            st,
             "Date range",
             value=(today - timedelta(days=DEFAULT_DAYS), today),
             max_value=today,
-            format=DATE_FORMAT,
             key=DATES,
             bind="query-params",
             on_change=_reset_page,
@@ -429,9 +429,7 @@ def record_dialog(substations: dict[UUID, str], default_substation: UUID | None)
     )
     now = datetime.now(zone).replace(tzinfo=None, second=0, microsecond=0)
     when = st.columns(2)
-    day = when[0].date_input(
-        "Date", value=now.date(), max_value=now.date(), format=DATE_FORMAT, key="record_date"
-    )
+    day = day_input(when[0], "Date", value=now.date(), max_value=now.date(), key="record_date")
     clock = when[1].time_input(f"Time ({zone.key})", value=now.time(), step=60, key="record_time")
     kind = st.columns(2)
     severity = kind[0].selectbox(

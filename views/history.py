@@ -14,6 +14,7 @@ from ctm import history as hist
 from ctm import roles
 from ctm.reference import list_substations
 from ui import downloads, history_restore, import_undo
+from ui.dates import day_input
 from ui.feedback import service_errors
 from ui.place_filters import substation_labels
 from ui.session import require_user
@@ -96,11 +97,11 @@ with st.sidebar:
         placeholder="Account number",
     )
     dates = st.columns(2)
-    date_from = dates[0].date_input(
-        "From", value=None, key=DATE_FROM, bind="query-params", on_change=_reset_page
+    date_from = day_input(
+        dates[0], "From", value=None, key=DATE_FROM, bind="query-params", on_change=_reset_page
     )
-    date_to = dates[1].date_input(
-        "To", value=None, key=DATE_TO, bind="query-params", on_change=_reset_page
+    date_to = day_input(
+        dates[1], "To", value=None, key=DATE_TO, bind="query-params", on_change=_reset_page
     )
     batch = st.text_input("Import batch", key=BATCH, bind="query-params", on_change=_reset_page)
     row = st.text_input(

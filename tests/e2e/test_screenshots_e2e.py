@@ -59,10 +59,13 @@ def test_every_page_per_role_at_1400_by_900(browser, app_url, role):
                 expect(
                     box.get_by_role("button", name=re.compile("clear", re.IGNORECASE))
                 ).to_have_count(0)
-            if key == "events":
-                # Every date box reads YYYY-MM-DD (the AppTest checks the format it is given).
-                for text in sidebar.get_by_test_id("stDateInput").all_inner_texts():
-                    assert not re.search(r"\d{4}/\d{2}/\d{2}", text), text
+            # Every date box on every page reads YYYY-MM-DD, an empty one yyyy-mm-dd (the box
+            # shows year, month and day as separate parts: read its text without the breaks).
+            for text in tab.get_by_test_id("stDateInput").all_inner_texts():
+                shown = "".join(text.split())
+                assert not re.search(r"(\d{4}|yyyy)/", shown, re.IGNORECASE), (
+                    f"/{spec.url_path}: {shown}"
+                )
     finally:
         context.close()
 

@@ -127,6 +127,7 @@ def test_restore_a_mapping_as_a_move_on_a_date(login_user, changed, engine):
     assert not [d for d in at.date_input if d.key == "restore_how_on"]  # a correction has no date
     at.radio(key="restore_how").set_value("moved").run()
     moved_on = date.today() - timedelta(days=1)
+    assert at.date_input(key="restore_how_on").proto.format == "YYYY-MM-DD"
     at.date_input(key="restore_how_on").set_value(moved_on).run()
     at.button(key="restore_confirm").click().run()
     assert not at.exception, at.exception

@@ -161,6 +161,7 @@ def test_a_circuit_changed_as_a_move_ends_the_old_row_on_the_date(login_user, gr
     assert not [d for d in at.date_input if d.key == "circuit_change_on"]
     at.radio(key="circuit_change").set_value("moved").run()
     moved_on = date.today() - timedelta(days=2)
+    assert at.date_input(key="circuit_change_on").proto.format == "YYYY-MM-DD"
     at.date_input(key="circuit_change_on").set_value(moved_on).run()
     edit(at, {0: {"circuit_id": new_circuit}})
     at.button(key="save").click().run()
